@@ -1,0 +1,57 @@
+# keras-rnn: the two commands a newcomer runs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-slow test-gpu browser lint bench bench-layers bench-trainer bench-serving tutorials clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## The main job on offline defaults: train both predictors, export, serve, answer a prediction.
+demo: $(STAMP)
+	$(BIN)/keras-rnn demo
+
+## Set up, then run the default test suite (under 10 minutes on 2 CPU cores).
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+## A headless Chromium for the web page's browser tests (Debian packages; skipped where apt is unavailable).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "browser: could not install chromium; browser tests will be skipped"; \
+	  else echo "browser: no chromium and no apt-get as root; browser tests will be skipped"; fi; }
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -m gpu
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: bench-layers bench-trainer bench-serving
+
+bench-layers: $(STAMP)
+	$(BIN)/python -m bench.layers
+
+bench-trainer: $(STAMP)
+	$(BIN)/python -m bench.trainer
+
+bench-serving: $(STAMP)
+	$(BIN)/python -m bench.serving
+
+## Every tutorial in full mode (slow); figures go to docs/tutorials.md.
+tutorials: $(STAMP)
+	$(BIN)/python -m pytest -m slow tests/tutorials
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,94 @@
+"""The ``keras-rnn`` command: a thin dispatcher.
+
+Each command lives in the module that owns its domain; that module exposes
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their
+command runs, so ``keras-rnn --help`` is fast and ``serve`` does not load TensorFlow twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# command path -> (module, one-line help)
+COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
+    ("train", "stock"): ("keras_rnn.models.stock.cli", "train and export the stock price predictor"),
+    ("train", "text"): ("keras_rnn.models.text.cli", "train and export the next-token text predictor"),
+    ("tutorial",): ("keras_rnn.tutorial_cli", "run a tutorial lesson by name"),
+    ("serve",): ("serving.cli", "serve exported SavedModels over HTTP (FastAPI + uvicorn)"),
+    ("demo",): ("keras_rnn.demo", "the main job: train both predictors, export, serve, predict"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors say which command they belong to and exit with code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="keras-rnn", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=_version())
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    top.required = True
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for path, (module_name, help_text) in COMMANDS.items():
+        if len(path) == 1:
+            sub = top.add_parser(path[0], help=help_text, description=help_text)
+        else:
+            if path[0] not in groups:
+                group_parser = top.add_parser(path[0], help=f"{path[0]} a predictor")
+                groups[path[0]] = group_parser.add_subparsers(
+                    dest="target", metavar="TARGET", parser_class=_Parser
+                )
+                groups[path[0]].required = True
+            sub = groups[path[0]].add_parser(path[1], help=help_text, description=help_text)
+        sub.set_defaults(_module=module_name)
+        module = _load(module_name)
+        if module is not None:
+            module.add_arguments(sub)
+    return parser
+
+
+# Third-party modules that only optional extras install.
+_OPTIONAL = {"fastapi", "uvicorn", "pydantic_settings", "prometheus_client", "orjson"}
+
+
+def _load(module_name: str):
+    """Import a command's module; None when it needs an optional extra that is missing."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        missing = (err.name or "").split(".")[0]
+        if missing in _OPTIONAL or module_name == err.name or module_name.startswith(f"{err.name}."):
+            return None
+        raise
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"keras-rnn {version('keras-rnn')}"
+    except PackageNotFoundError:
+        return "keras-rnn (not installed)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = _load(args._module)
+    if module is None:
+        parser.error(
+            f"the `{args.command}` command needs an optional part that is not installed "
+            f"({args._module}); install with: pip install 'keras-rnn[serving]'"
+        )
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The two predictors (stock, text): builders, baselines, evaluation and SavedModel export."""

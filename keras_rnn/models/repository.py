@@ -1,0 +1,115 @@
+"""Versioned, atomic writes into a TensorFlow Serving model repository.
+
+Layout: ``<model_dir>/<name>/<version>/`` with positive integer versions, the newest being the
+highest. A version is written into a hidden temporary directory beside its final place and
+renamed into place only when complete, so a reader (the service, TF Serving) never sees a
+half-written version, and a failed export leaves the previous good versions untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CARD_FILE = "model_card.json"
+
+
+def validate_name(name: str) -> str:
+    """A model name is one path component of letters, digits, ``_``, ``.`` and ``-``."""
+    if not _NAME.match(name) or name in {".", ".."}:
+        raise ValueError(
+            f"Received an invalid model name {name!r}: expected 1-64 characters of letters, "
+            "digits, '_', '.' or '-', starting with a letter or digit."
+        )
+    return name
+
+
+def list_versions(model_dir: str | os.PathLike, name: str) -> list[int]:
+    """The complete versions of a model, ascending (temporary directories are ignored)."""
+    base = Path(model_dir) / validate_name(name)
+    if not base.is_dir():
+        return []
+    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit() and int(p.name) > 0)
+
+
+def next_version(model_dir: str | os.PathLike, name: str) -> int:
+    versions = list_versions(model_dir, name)
+    return versions[-1] + 1 if versions else 1
+
+
+def write_version(
+    model_dir: str | os.PathLike,
+    name: str,
+    write: Callable[[Path], None],
+    card: dict[str, Any] | None = None,
+    version: int | None = None,
+) -> Path:
+    """Write a new version atomically and return its final path.
+
+    Args:
+        model_dir: the repository root (e.g. ``models/``).
+        name: the model's name (one path component).
+        write: called with an empty temporary directory; it writes the SavedModel there.
+        card: the model card, written as ``model_card.json`` beside the SavedModel, with
+            ``name`` and ``version`` filled in.
+        version: the version number; the next free one when omitted. An existing version is
+            never overwritten.
+    """
+    base = Path(model_dir) / validate_name(name)
+    base.mkdir(parents=True, exist_ok=True)
+    if version is None:
+        version = next_version(model_dir, name)
+    if not isinstance(version, int) or version <= 0:
+        raise ValueError(f"Received an invalid value for argument `version`: expected a positive integer, got {version!r}.")
+    final = base / str(version)
+    if final.exists():
+        raise FileExistsError(f"Model version {final} already exists; versions are never overwritten.")
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
+    try:
+        staging = tmp / "export"
+        write(staging)
+        if not (staging / "saved_model.pb").is_file():
+            raise RuntimeError(f"The export wrote no saved_model.pb into {staging}.")
+        if card is not None:
+            card = {**card, "name": name, "version": version}
+            (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False, default=_jsonable))
+        _fsync_tree(staging)
+        os.rename(staging, final)  # atomic on one filesystem; fails if `final` appeared meanwhile
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def read_card(version_dir: str | os.PathLike) -> dict[str, Any] | None:
+    path = Path(version_dir) / CARD_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush file contents before the rename, so a crash cannot leave a renamed-but-empty file."""
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            fd = os.open(os.path.join(dirpath, f), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
