@@ -14,8 +14,14 @@ from collections.abc import Sequence
 
 # command path -> (module, one-line help)
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
-    ("train", "stock"): ("keras_rnn.models.stock.cli", "train and export the stock price predictor"),
-    ("train", "text"): ("keras_rnn.models.text.cli", "train and export the next-token text predictor"),
+    ("train", "stock"): (
+        "keras_rnn.models.stock.cli",
+        "train and export the stock price predictor",
+    ),
+    ("train", "text"): (
+        "keras_rnn.models.text.cli",
+        "train and export the next-token text predictor",
+    ),
     ("tutorial",): ("keras_rnn.tutorial_cli", "run a tutorial lesson by name"),
     ("serve",): ("serving.cli", "serve exported SavedModels over HTTP (FastAPI + uvicorn)"),
     ("demo",): ("keras_rnn.demo", "the main job: train both predictors, export, serve, predict"),
@@ -64,7 +70,11 @@ def _load(module_name: str):
         return importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         missing = (err.name or "").split(".")[0]
-        if missing in _OPTIONAL or module_name == err.name or module_name.startswith(f"{err.name}."):
+        if (
+            missing in _OPTIONAL
+            or module_name == err.name
+            or module_name.startswith(f"{err.name}.")
+        ):
             return None
         raise
 

@@ -9,6 +9,7 @@ half-written version, and a failed export leaves the previous good versions unto
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -36,7 +37,9 @@ def list_versions(model_dir: str | os.PathLike, name: str) -> list[int]:
     base = Path(model_dir) / validate_name(name)
     if not base.is_dir():
         return []
-    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit() and int(p.name) > 0)
+    return sorted(
+        int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit() and int(p.name) > 0
+    )
 
 
 def next_version(model_dir: str | os.PathLike, name: str) -> int:
@@ -67,10 +70,14 @@ def write_version(
     if version is None:
         version = next_version(model_dir, name)
     if not isinstance(version, int) or version <= 0:
-        raise ValueError(f"Received an invalid value for argument `version`: expected a positive integer, got {version!r}.")
+        raise ValueError(
+            f"Received an invalid value for argument `version`: expected a positive integer, got {version!r}."
+        )
     final = base / str(version)
     if final.exists():
-        raise FileExistsError(f"Model version {final} already exists; versions are never overwritten.")
+        raise FileExistsError(
+            f"Model version {final} already exists; versions are never overwritten."
+        )
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
     try:
         staging = tmp / "export"
@@ -78,8 +85,10 @@ def write_version(
         if not (staging / "saved_model.pb").is_file():
             raise RuntimeError(f"The export wrote no saved_model.pb into {staging}.")
         if card is not None:
-            card = {**card, "name": name, "version": version}
-            (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False, default=_jsonable))
+            card = _finite({**card, "name": name, "version": version})
+            (staging / CARD_FILE).write_text(
+                json.dumps(card, indent=2, allow_nan=False, default=_jsonable)
+            )
         _fsync_tree(staging)
         os.rename(staging, final)  # atomic on one filesystem; fails if `final` appeared meanwhile
     finally:
@@ -92,6 +101,19 @@ def read_card(version_dir: str | os.PathLike) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text())
+
+
+def _finite(value: Any) -> Any:
+    """The card with NaN and infinities replaced by null: JSON has no NaN, and readers choke on it."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _jsonable(value: Any) -> Any:
