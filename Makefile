@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-gpu browser lint bench bench-layers bench-trainer bench-serving tutorials clean
+.PHONY: demo test test-slow test-browser test-gpu browser lint bench bench-layers bench-trainer bench-serving tutorials clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ browser:
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+test-browser: $(STAMP) browser
+	$(BIN)/python -m pytest -m browser
 
 test-gpu: $(STAMP)
 	$(BIN)/python -m pytest -m gpu

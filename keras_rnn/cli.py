@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from keras_rnn.training.signals import TrainingInterrupted
+
 # command path -> (module, one-line help)
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train", "stock"): (
@@ -97,7 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"the `{args.command}` command needs an optional part that is not installed "
             f"({args._module}); install with: pip install 'keras-rnn[serving]'"
         )
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except TrainingInterrupted as stop:
+        # The checkpoint is saved; exit as the shell expects for that signal (130, 143).
+        print(f"keras-rnn: {stop}", file=sys.stderr)
+        return stop.exit_code
 
 
 if __name__ == "__main__":
