@@ -1,0 +1,109 @@
+"""The FastAPI application: ``uvicorn serving.app:app`` or ``keras-rnn serve``.
+
+``create_app(settings)`` wires the routers, error handlers, middleware, CORS and the web page
+(``serving/static/`` at ``/`` when present). The lifespan starts the model watcher (first scan
+in the background: ``/readyz`` turns 200 once every model is loaded and warm) and, on
+shutdown, after uvicorn has let in-flight requests finish, stops the watcher and the batcher.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from . import errors
+from .encoding import JSONBody
+from .middleware import RequestIdFilter, ServiceMiddleware
+from .routes import ops, tasks, tfserving, v2
+from .service import Service
+from .settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+def configure_logging(level: str = "info") -> None:
+    """Log lines carry the request id; idempotent."""
+    root = logging.getLogger("serving")
+    root.setLevel(level.upper())
+    if not any(getattr(h, "_serving", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.addFilter(RequestIdFilter())
+        handler._serving = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.propagate = False
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    service = Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="keras-rnn prediction service",
+        version="0.1.0",
+        description=(
+            "Serves the exported stock and text SavedModels. TensorFlow Serving REST API "
+            "(`/v1/models/...`), Open Inference Protocol v2 (`/v2/...`), task endpoints, "
+            'health, readiness and Prometheus metrics. Errors are `{"error": "..."}`.'
+        ),
+        lifespan=lifespan,
+        default_response_class=JSONBody,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    errors.install(app)
+    for router in (ops.router, ops.admin, tasks.router, tfserving.router, v2.health, v2.router):
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(
+        ServiceMiddleware, metrics=service.metrics, max_body_bytes=settings.max_body_bytes
+    )
+    if STATIC.is_dir() and any(STATIC.iterdir()):
+        app.mount("/", StaticFiles(directory=STATIC, html=True), name="static")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def index() -> JSONBody:
+            return JSONBody(
+                {
+                    "service": "keras-rnn",
+                    "docs": "/docs",
+                    "models": "/v1/models",
+                    "ready": "/readyz",
+                }
+            )
+
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn serving.app:app` builds the app from the environment on first access, so
+    # importing this module (tests, `keras-rnn serve`) has no side effects.
+    if name == "app":
+        configure_logging(Settings().log_level)
+        app = create_app()
+        globals()["app"] = app
+        return app
+    raise AttributeError(name)

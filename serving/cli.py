@@ -1,0 +1,211 @@
+"""`keras-rnn serve`: run the prediction service with uvicorn.
+
+Flags override environment variables (``SERVING_*``), which override the defaults in
+:class:`serving.settings.Settings`. TensorFlow is imported only when the server starts, so
+``keras-rnn --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from typing import Any
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})=([0-9]+(?:,[0-9]+)*)$")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+    return value
+
+
+def _pin(text: str) -> tuple[str, list[int]]:
+    match = _PIN.match(text)
+    if not match or any(int(v) < 1 for v in match.group(2).split(",")):
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VERSION[,VERSION...] with positive versions, got {text!r}"
+        )
+    return match.group(1), [int(v) for v in match.group(2).split(",")]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model-dir", help="model repository <dir>/<name>/<version>/ (default: models)"
+    )
+    parser.add_argument("--host", help="bind address (default: 127.0.0.1; 0.0.0.0 in containers)")
+    parser.add_argument("--port", type=_port, help="port (default: 8000; 0 picks a free one)")
+    parser.add_argument(
+        "--workers", type=_positive_int, help="uvicorn worker processes (default: 1)"
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=_non_negative_float,
+        help="seconds between scans for new versions; 0 disables (default: 2)",
+    )
+    parser.add_argument(
+        "--model-version",
+        type=_pin,
+        action="append",
+        metavar="NAME=V[,V...]",
+        help="serve exactly these versions of a model (repeatable); default: the newest",
+    )
+    parser.add_argument(
+        "--max-batch-size", type=_positive_int, help="rows per merged call (default: 64)"
+    )
+    parser.add_argument(
+        "--batch-timeout-micros",
+        type=_non_negative_int,
+        help="max wait to fill a batch (default: 500)",
+    )
+    parser.add_argument(
+        "--max-enqueued-batches",
+        type=_positive_int,
+        help="queue bound in batches; past it: 503 (default: 16)",
+    )
+    parser.add_argument(
+        "--num-batch-threads", type=_positive_int, help="batches run at once (default: 2)"
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=_positive_int, help="request body limit (default: 1 MiB)"
+    )
+    parser.add_argument(
+        "--cors-origin", action="append", metavar="ORIGIN", help="allowed CORS origin (repeatable)"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="default: info",
+    )
+    parser.add_argument(
+        "--no-warmup", action="store_true", help="skip the warm-up call per signature"
+    )
+    parser.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="read the API key from this environment variable (auth is off without a key)",
+    )
+
+
+def settings_env(args: argparse.Namespace) -> dict[str, str]:
+    """The ``SERVING_*`` variables the flags set (workers are separate processes: env carries them)."""
+    env: dict[str, Any] = {}
+    simple = {
+        "model_dir": "MODEL_DIR",
+        "host": "HOST",
+        "port": "PORT",
+        "workers": "WORKERS",
+        "poll_interval": "POLL_INTERVAL_S",
+        "max_batch_size": "MAX_BATCH_SIZE",
+        "batch_timeout_micros": "BATCH_TIMEOUT_MICROS",
+        "max_enqueued_batches": "MAX_ENQUEUED_BATCHES",
+        "num_batch_threads": "NUM_BATCH_THREADS",
+        "max_body_bytes": "MAX_BODY_BYTES",
+        "log_level": "LOG_LEVEL",
+    }
+    for attr, var in simple.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            env[f"SERVING_{var}"] = str(value)
+    if getattr(args, "model_version", None):
+        env["SERVING_MODELS"] = json.dumps(
+            {name: {"specific": versions} for name, versions in args.model_version}
+        )
+    if getattr(args, "cors_origin", None):
+        env["SERVING_CORS_ORIGINS"] = json.dumps(args.cors_origin)
+    if getattr(args, "no_warmup", False):
+        env["SERVING_WARMUP"] = "false"
+    return env
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    env = settings_env(args)
+    if getattr(args, "api_key_env", None):
+        key = os.environ.get(args.api_key_env)
+        if not key:
+            print(
+                f"keras-rnn serve: error: --api-key-env {args.api_key_env}: the variable is not set or empty",
+                file=sys.stderr,
+            )
+            return 2
+        env["SERVING_API_KEY"] = key
+    os.environ.update(env)
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from .app import configure_logging
+    from .settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        print(f"keras-rnn serve: error: invalid setting: {err}", file=sys.stderr)
+        return 2
+    if not settings.model_dir.is_dir():
+        print(
+            f"keras-rnn serve: error: --model-dir {str(settings.model_dir)!r} is not a directory "
+            "(train and export first: keras-rnn train stock --model-dir ...)",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "serving.app:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,  # our middleware logs each request with its request id
+        timeout_graceful_shutdown=settings.timeout_graceful_shutdown_s,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m serving.cli``: the same command without the ``keras-rnn`` dispatcher."""
+    parser = argparse.ArgumentParser(
+        prog="python -m serving.cli", description=__doc__.splitlines()[0]
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

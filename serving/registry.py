@@ -1,0 +1,329 @@
+"""The model repository: load, warm, watch and swap versions of TensorFlow Serving layout.
+
+Layout: ``<model_dir>/<name>/<version>/saved_model.pb`` (+ ``model_card.json``). Each scan:
+
+1. lists the complete version directories of every model (hidden ``.tmp-*`` ones are skipped);
+2. picks the versions to serve from the model's :class:`~serving.settings.VersionPolicy`
+   (newest N by default, or pinned versions), skipping versions that already failed;
+3. loads and warms up new ones (one call per signature) while the old ones keep serving;
+4. publishes each version once warm, then unloads versions no longer wanted.
+
+A version that fails to load or warm up is logged and kept in the status as ``FAILED`` with
+its error; it never replaces a good version. It is retried when its directory changes (new
+mtime or size), which is also where a half-copied version gets its second chance.
+
+Requests take a reference to one :class:`ModelVersion` and keep it for the whole call, so a
+swap never fails a request in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ApiError, not_found
+from .settings import Settings, VersionPolicy
+from .signatures import Signature
+
+log = logging.getLogger("serving.registry")
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CARD_FILE = "model_card.json"
+
+
+@dataclass
+class ModelVersion:
+    name: str
+    version: int
+    path: Path
+    state: str = "START"  # START, LOADING, AVAILABLE, FAILED, UNLOADING, END
+    error: str | None = None
+    fingerprint: tuple = ()
+    signatures: dict[str, Signature] = field(default_factory=dict)
+    card: dict[str, Any] | None = None
+    loaded_at: float | None = None
+    handle: Any = None  # the object from tf.saved_model.load; keeps variables alive
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "AVAILABLE"
+
+    def signature(self, name: str | None) -> Signature:
+        key = name or "serving_default"
+        sig = self.signatures.get(key)
+        if sig is None:
+            known = ", ".join(sorted(self.signatures)) or "none"
+            raise not_found(
+                f"Model `{self.name}` version {self.version} has no signature `{key}` (it has: {known})."
+            )
+        return sig
+
+
+def _fingerprint(path: Path) -> tuple:
+    """Changes when the version's files change, so a failed load is retried after a fix."""
+    parts: list[tuple] = []
+    for p in (path, path / "saved_model.pb", path / "variables"):
+        try:
+            st = p.stat()
+            parts.append((p.name, st.st_mtime_ns, st.st_size))
+        except OSError:
+            parts.append((p.name, None, None))
+    return tuple(parts)
+
+
+def load_version(mv: ModelVersion, warmup: bool = True) -> None:
+    """Load a SavedModel version in place (blocking); raises on any failure."""
+    import tensorflow as tf
+
+    handle = tf.saved_model.load(str(mv.path))
+    signatures = {name: Signature(name, fn) for name, fn in handle.signatures.items()}
+    if not signatures:
+        raise ValueError("the SavedModel has no signatures")
+    card = None
+    card_path = mv.path / CARD_FILE
+    if card_path.is_file():
+        try:
+            card = json.loads(card_path.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{CARD_FILE} is not valid JSON: {err}") from err
+    if warmup:
+        for name, sig in signatures.items():
+            try:
+                sig(sig.example_inputs())
+            except Exception as err:
+                raise RuntimeError(f"warm-up call of signature `{name}` failed: {err}") from err
+    mv.handle, mv.signatures, mv.card = handle, signatures, card
+
+
+class Registry:
+    """All models and versions the service knows; thread-safe; swaps are atomic."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        loader: Callable[[ModelVersion, bool], None] = load_version,
+        on_change: Callable[[Registry], None] | None = None,
+    ):
+        self.settings = settings
+        self.model_dir = Path(settings.model_dir)
+        self._loader = loader
+        self._on_change = on_change
+        self._lock = threading.Lock()
+        self._scan_lock = threading.Lock()
+        # name -> version -> ModelVersion. Replaced wholesale on change (copy-on-write), so
+        # readers never need the lock.
+        self._models: dict[str, dict[int, ModelVersion]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.initial_scan_done = threading.Event()
+
+    # ---- reading ----------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return sorted(self._models)
+
+    def versions(self, name: str) -> dict[int, ModelVersion]:
+        versions = self._models.get(name)
+        if versions is None:
+            self._raise_unknown(name)
+        return versions
+
+    def get(self, name: str, version: int | None = None) -> ModelVersion:
+        """The version to serve: the pinned one, or the newest AVAILABLE; 404/503 otherwise."""
+        versions = self.versions(name)
+        if version is not None:
+            mv = versions.get(version)
+            if mv is None:
+                served = sorted(v for v, m in versions.items() if m.ready)
+                raise not_found(f"Model `{name}` has no version {version} (serving: {served}).")
+            if not mv.ready:
+                raise ApiError(
+                    404 if mv.state == "FAILED" else 503,
+                    f"Model `{name}` version {version} is {mv.state}"
+                    + (f": {mv.error}" if mv.error else "."),
+                    None
+                    if mv.state == "FAILED"
+                    else {"Retry-After": str(self.settings.retry_after_s)},
+                )
+            return mv
+        ready = [m for m in versions.values() if m.ready]
+        if not ready:
+            raise ApiError(
+                503,
+                f"Model `{name}` has no version ready yet.",
+                {"Retry-After": str(self.settings.retry_after_s)},
+            )
+        return max(ready, key=lambda m: m.version)
+
+    def _raise_unknown(self, name: str) -> None:
+        if not self.initial_scan_done.is_set():
+            raise ApiError(
+                503, "Models are still loading.", {"Retry-After": str(self.settings.retry_after_s)}
+            )
+        shown = name if _NAME.match(name) else repr(name[:64])
+        raise not_found(f"Unknown model `{shown}` (known: {', '.join(self.names()) or 'none'}).")
+
+    def ready(self) -> bool:
+        """Every model found has at least one AVAILABLE version (and the first scan is done)."""
+        if not self.initial_scan_done.is_set():
+            return False
+        return all(any(m.ready for m in vs.values()) for vs in self._models.values())
+
+    # ---- scanning ---------------------------------------------------------------------
+    def policy(self, name: str) -> VersionPolicy:
+        return self.settings.models.get(name) or VersionPolicy()
+
+    def _on_disk(self) -> dict[str, dict[int, Path]]:
+        found: dict[str, dict[int, Path]] = {}
+        try:
+            entries = list(os.scandir(self.model_dir))
+        except OSError:
+            return found
+        for entry in entries:
+            if not entry.is_dir() or not _NAME.match(entry.name) or entry.name.startswith("."):
+                continue
+            versions: dict[int, Path] = {}
+            try:
+                for sub in os.scandir(entry.path):
+                    if sub.is_dir() and sub.name.isdigit() and int(sub.name) > 0:
+                        versions[int(sub.name)] = Path(sub.path)
+            except OSError:
+                continue
+            if versions:
+                found[entry.name] = versions
+        return found
+
+    def scan(self) -> None:
+        """One pass over the repository (blocking: loads happen in the calling thread)."""
+        with self._scan_lock:
+            on_disk = self._on_disk()
+            for name in sorted(set(on_disk) | set(self._models)):
+                self._scan_model(name, on_disk.get(name, {}))
+            self.initial_scan_done.set()
+
+    def _publish(self, name: str, versions: dict[int, ModelVersion] | None) -> None:
+        with self._lock:
+            models = dict(self._models)
+            if versions:
+                models[name] = versions
+            else:
+                models.pop(name, None)
+            self._models = models
+        if self._on_change is not None:
+            self._on_change(self)
+
+    def _set(self, name: str, mv: ModelVersion) -> None:
+        current = dict(self._models.get(name, {}))
+        current[mv.version] = mv
+        self._publish(name, current)
+
+    def _drop(self, name: str, version: int) -> None:
+        current = dict(self._models.get(name, {}))
+        current.pop(version, None)
+        self._publish(name, current)
+
+    def _scan_model(self, name: str, disk: dict[int, Path]) -> None:
+        policy = self.policy(name)
+        known = self._models.get(name, {})
+        # Forget versions whose directory is gone (unless serving: unloaded below).
+        for v, mv in list(known.items()):
+            if v not in disk and not mv.ready:
+                self._drop(name, v)
+
+        def usable(v: int) -> bool:
+            mv = self._models.get(name, {}).get(v)
+            return not (mv and mv.state == "FAILED" and mv.fingerprint == _fingerprint(disk[v]))
+
+        if policy.specific is not None:
+            wanted = [v for v in sorted(policy.specific, reverse=True) if v in disk]
+            for v in wanted:
+                if usable(v):
+                    self._ensure_loaded(name, v, disk[v])
+            keep = set(wanted)
+        else:
+            keep = set()
+            for v in sorted(disk, reverse=True):
+                if len(keep) >= policy.latest:
+                    break
+                if not usable(v):
+                    continue
+                if self._ensure_loaded(name, v, disk[v]):
+                    keep.add(v)
+        # Unload only after the new versions are AVAILABLE; never leave a model with nothing
+        # when nothing new could be loaded.
+        for v, mv in list(self._models.get(name, {}).items()):
+            if mv.ready and v not in keep and (keep or v not in disk):
+                log.info("unloading model %s version %d", name, v)
+                self._drop(name, v)
+
+    def _ensure_loaded(self, name: str, version: int, path: Path) -> bool:
+        mv = self._models.get(name, {}).get(version)
+        if mv is not None and mv.ready:
+            return True
+        fresh = ModelVersion(
+            name=name, version=version, path=path, state="LOADING", fingerprint=_fingerprint(path)
+        )
+        self._set(name, fresh)
+        started = time.perf_counter()
+        loaded = ModelVersion(name=name, version=version, path=path, fingerprint=fresh.fingerprint)
+        try:
+            self._loader(loaded, self.settings.warmup)
+        except Exception as err:
+            message = f"{type(err).__name__}: {err}".strip()
+            message = message.splitlines()[0][:500] if message else type(err).__name__
+            log.error(
+                "model %s version %d failed to load from %s: %s", name, version, path, message
+            )
+            loaded.state, loaded.error = "FAILED", message
+            self._set(name, loaded)
+            return False
+        loaded.state, loaded.loaded_at = "AVAILABLE", time.time()
+        self._set(name, loaded)
+        log.info(
+            "model %s version %d is AVAILABLE (loaded and warmed in %.2f s)",
+            name,
+            version,
+            time.perf_counter() - started,
+        )
+        return True
+
+    # ---- watching ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Scan now in a background thread, then every ``poll_interval_s`` until :meth:`stop`."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="model-watcher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        interval = self.settings.poll_interval_s
+        while not self._stop.is_set():
+            try:
+                self.scan()
+            except Exception:
+                log.exception("scanning %s failed; will retry", self.model_dir)
+                self.initial_scan_done.set()
+            if interval <= 0:
+                return
+            self._stop.wait(interval)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready():
+                return True
+            time.sleep(0.02)
+        return self.ready()

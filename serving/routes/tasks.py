@@ -1,0 +1,162 @@
+"""Task endpoints a person (and the web page) calls, per docs/architecture.md.
+
+* ``POST /v1/stock/forecast`` ``{"prices": [...], "version": null}`` -> next price(s)
+* ``POST /v1/text/next`` ``{"text": ..., "k": 5}`` -> top-k next tokens with probabilities
+* ``POST /v1/text/generate`` ``{"text", "max_tokens", "temperature", "top_k", "seed"}``
+* ``GET /v1/models``, ``GET /v1/models/{name}/card``, ``GET /v1/stock/sample``
+
+The forecast uses the model's ``padded`` signature when it has one, so requests of different
+lengths still merge into one batch (right-padded, with their lengths).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Depends
+
+from ..auth import require_api_key
+from ..encoding import JSONBody
+from ..errors import ApiError, bad_request, not_found
+from ..schemas import (
+    ErrorBody,
+    ForecastRequest,
+    ForecastResponse,
+    GenerateRequest,
+    GenerateResponse,
+    ModelList,
+    NextRequest,
+    NextResponse,
+)
+from ..service import Service, ServiceDep
+
+router = APIRouter(tags=["Tasks"], dependencies=[Depends(require_api_key)])
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422, 503)
+}
+
+STOCK, TEXT = "stock", "text"
+
+
+@router.post("/v1/stock/forecast", response_model=ForecastResponse, responses=_RESPONSES)
+async def forecast(req: ForecastRequest, service: ServiceDep) -> JSONBody:
+    """Forecast the next price(s) from past prices (raw price units, oldest first)."""
+    n = len(req.prices)
+    if n > service.settings.max_sequence_length:
+        raise bad_request(
+            f"`prices` has {n} values; the limit is {service.settings.max_sequence_length}."
+        )
+    mv = service.registry.get(STOCK, req.version)
+    prices = np.asarray(req.prices, np.float64)
+    if np.abs(prices).max() > float(np.finfo(np.float32).max):
+        raise bad_request("`prices` has a value too large for float32.")
+    row = prices.astype(np.float32)[None, :]
+    if "padded" in mv.signatures:
+        sig = mv.signatures["padded"]
+        # Pad to a bucket so requests of nearby lengths share one batch key.
+        bucket = 1 << max(0, (n - 1).bit_length())
+        padded = np.zeros((1, bucket), np.float32)
+        padded[0, :n] = row
+        arrays = {"prices": padded, "lengths": np.array([n], np.int32)}
+    else:
+        sig = mv.signature(None)
+        arrays = {"prices": row}
+    out = await service.predict(mv, sig, arrays)
+    values = np.asarray(out["forecast"], np.float32).reshape(-1)
+    return JSONBody(
+        {"model": STOCK, "version": mv.version, "forecast": values, "horizon": int(values.size)}
+    )
+
+
+def _text_check(service: Service, text: str) -> None:
+    if len(text) > service.settings.max_text_chars:
+        raise bad_request(
+            f"`text` has {len(text)} characters; the limit is {service.settings.max_text_chars}."
+        )
+    if "\x00" in text:
+        raise bad_request("`text` contains a NUL character.")
+
+
+@router.post("/v1/text/next", response_model=NextResponse, responses=_RESPONSES)
+async def text_next(req: NextRequest, service: ServiceDep) -> JSONBody:
+    """The k most likely next tokens after ``text``, with their probabilities."""
+    _text_check(service, req.text)
+    if req.k > service.settings.max_k:
+        raise bad_request(f"`k` is {req.k}; the limit is {service.settings.max_k}.")
+    mv = service.registry.get(TEXT, req.version)
+    sig = mv.signature("next")
+    arrays = {"text": np.array([req.text.encode()], dtype=object), "k": np.array(req.k, np.int32)}
+    out = await service.predict(mv, sig, arrays)
+    tokens = [t.decode("utf-8", "replace") for t in out["tokens"][0]]
+    probs = np.asarray(out["probabilities"][0], np.float32)
+    suggestions = [{"token": t, "probability": p} for t, p in zip(tokens, probs, strict=True)]
+    return JSONBody({"model": TEXT, "version": mv.version, "suggestions": suggestions})
+
+
+@router.post("/v1/text/generate", response_model=GenerateResponse, responses=_RESPONSES)
+async def text_generate(req: GenerateRequest, service: ServiceDep) -> JSONBody:
+    """Sample a continuation of ``text``. ``seed`` makes it reproducible; ``temperature`` 0 is greedy.
+
+    The response echoes the prompt as ``text`` and the new part as ``continuation``.
+    """
+    _text_check(service, req.text)
+    if req.max_tokens > service.settings.max_generate_tokens:
+        raise bad_request(
+            f"`max_tokens` is {req.max_tokens}; the limit is {service.settings.max_generate_tokens}."
+        )
+    if req.top_k > service.settings.max_k:
+        raise bad_request(f"`top_k` is {req.top_k}; the limit is {service.settings.max_k}.")
+    mv = service.registry.get(TEXT, req.version)
+    sig = mv.signature("generate")
+    seed = req.seed if req.seed is not None else secrets.randbelow(2**31 - 1)
+    arrays = {
+        "text": np.array([req.text.encode()], dtype=object),
+        "max_tokens": np.array(req.max_tokens, np.int32),
+        "temperature": np.array(req.temperature, np.float32),
+        "top_k": np.array(req.top_k, np.int32),
+        "seed": np.array(seed, np.int32),
+    }
+    out = await service.predict(mv, sig, arrays)
+    continuation = out["continuation"][0].decode("utf-8", "replace")
+    return JSONBody(
+        {"model": TEXT, "version": mv.version, "text": req.text, "continuation": continuation}
+    )
+
+
+@router.get("/v1/models", response_model=ModelList, responses=_RESPONSES)
+async def list_models(service: ServiceDep) -> JSONBody:
+    """Every model the service knows, with each version's state and load error."""
+    models = []
+    for name in service.registry.names():
+        versions = service.registry.versions(name)
+        models.append(
+            {
+                "name": name,
+                "versions": [
+                    {"version": v, "state": m.state, "ready": m.ready, "error": m.error}
+                    for v, m in sorted(versions.items(), reverse=True)
+                ],
+            }
+        )
+    return JSONBody({"models": models})
+
+
+@router.get("/v1/models/{name}/card", responses=_RESPONSES)
+async def model_card(name: str, service: ServiceDep, version: int | None = None) -> JSONBody:
+    """The serving (or pinned) version's ``model_card.json``."""
+    mv = service.registry.get(name, version)
+    if mv.card is None:
+        raise not_found(f"Model `{name}` version {mv.version} has no model card.")
+    return JSONBody(mv.card)
+
+
+@router.get("/v1/stock/sample", responses=_RESPONSES)
+async def stock_sample(service: ServiceDep) -> JSONBody:
+    """The stock card's ``sample``: a recent price series the web page can forecast from."""
+    mv = service.registry.get(STOCK)
+    sample = (mv.card or {}).get("sample")
+    if not sample:
+        raise ApiError(404, f"The stock model version {mv.version} has no sample in its card.")
+    return JSONBody(sample)

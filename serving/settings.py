@@ -1,0 +1,85 @@
+"""Service settings from environment variables (prefix ``SERVING_``) and `keras-rnn serve` flags.
+
+Batching knobs carry TensorFlow Serving's names (``max_batch_size``, ``batch_timeout_micros``,
+``max_enqueued_batches``, ``num_batch_threads``) and meaning.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class VersionPolicy(BaseModel):
+    """Which versions of one model to serve (TF Serving's ``model_version_policy``).
+
+    ``specific`` pins exact versions (several may be served at once); otherwise the newest
+    ``latest`` versions are served.
+    """
+
+    latest: int = Field(1, ge=1, le=100)
+    specific: list[int] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> VersionPolicy:
+        if self.specific is not None and any(v <= 0 for v in self.specific):
+            raise ValueError(f"versions must be positive integers, got {self.specific}")
+        return self
+
+
+class Settings(BaseSettings):
+    """All knobs of the service. Env: ``SERVING_<FIELD>`` (e.g. ``SERVING_MODEL_DIR``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SERVING_", extra="ignore", protected_namespaces=()
+    )
+
+    model_dir: Path = Path("models")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    log_level: str = "info"
+
+    # Model repository.
+    poll_interval_s: float = Field(2.0, ge=0.0, description="0 disables watching for new versions")
+    models: dict[str, VersionPolicy] = Field(
+        default_factory=dict,
+        description='per-model version policy, e.g. {"stock": {"specific": [1, 2]}}',
+    )
+
+    # Dynamic batching (TF Serving's names).
+    max_batch_size: int = Field(64, ge=1, le=4096)
+    batch_timeout_micros: int = Field(500, ge=0, le=1_000_000)
+    max_enqueued_batches: int = Field(16, ge=1, le=10_000)
+    num_batch_threads: int = Field(2, ge=1, le=64)
+
+    # Request limits.
+    max_body_bytes: int = Field(1 << 20, ge=1024)
+    max_instances: int = Field(256, ge=1)
+    max_sequence_length: int = Field(4096, ge=1)
+    max_text_chars: int = Field(10_000, ge=1)
+    max_k: int = Field(100, ge=1)
+    max_generate_tokens: int = Field(500, ge=1)
+    retry_after_s: int = Field(1, ge=1)
+
+    # Safety and operations.
+    api_key: SecretStr | None = Field(None, description="when set, /v1 and /v2 routes need it")
+    cors_origins: list[str] = Field(default_factory=list)
+    timeout_graceful_shutdown_s: float = Field(10.0, ge=0.0)
+    warmup: bool = True
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: object) -> object:
+        # `SERVING_API_KEY=` (empty) must not turn auth on with an empty key.
+        return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+    @property
+    def batch_timeout_s(self) -> float:
+        return self.batch_timeout_micros / 1e6
+
+    @property
+    def max_queued_rows(self) -> int:
+        return self.max_enqueued_batches * self.max_batch_size

@@ -1,0 +1,188 @@
+"""Dynamic batching: merges concurrent calls, splits results back, bounds the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from serving.batching import Batcher
+from serving.errors import ApiError
+from serving.settings import Settings
+
+
+class SlowDouble:
+    """A blocking 'model' that doubles its input and records the batch sizes it saw."""
+
+    def __init__(self, delay: float = 0.02):
+        self.delay = delay
+        self.sizes: list[int] = []
+        self.threads: set[str] = set()
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.sizes.append(len(inputs["x"]))
+        self.threads.add(threading.current_thread().name)
+        time.sleep(self.delay)
+        return {"y": inputs["x"] * 2, "scale": inputs["s"]}
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_concurrent_calls_merge_and_results_split_back():
+    async def main():
+        model = SlowDouble()
+        batcher = Batcher(
+            Settings(max_batch_size=8, batch_timeout_micros=2000, num_batch_threads=1)
+        )
+        calls = [
+            batcher.run(
+                ("k",), model, {"x": np.full((1, 3), i, np.float32), "s": np.array(1.0)}, ["x"]
+            )
+            for i in range(24)
+        ]
+        results = await asyncio.gather(*calls)
+        await batcher.close()
+        return model, results
+
+    model, results = run(main())
+    for i, out in enumerate(results):
+        np.testing.assert_array_equal(out["y"], np.full((1, 3), 2 * i, np.float32))
+        assert out["scale"] == 1.0
+    assert sum(model.sizes) == 24
+    assert max(model.sizes) == 8 and len(model.sizes) <= 6  # merged, never above max_batch_size
+    assert all(name.startswith("infer") for name in model.threads)  # off the event loop
+
+
+def test_different_keys_never_merge_and_multi_row_requests_stay_whole():
+    async def main():
+        model = SlowDouble(0.005)
+        batcher = Batcher(Settings(max_batch_size=4, batch_timeout_micros=5000))
+        a = [
+            batcher.run(("a",), model, {"x": np.ones((3, 1)), "s": np.array(1.0)}, ["x"])
+            for _ in range(3)
+        ]
+        b = [
+            batcher.run(("b",), model, {"x": np.zeros((1, 1)), "s": np.array(2.0)}, ["x"])
+            for _ in range(2)
+        ]
+        out = await asyncio.gather(*a, *b)
+        await batcher.close()
+        return model, out
+
+    model, out = run(main())
+    assert [o["y"].shape for o in out] == [(3, 1)] * 3 + [(1, 1)] * 2
+    assert all(s <= 4 for s in model.sizes)
+    assert sorted(model.sizes).count(3) == 3  # 3 + 3 > 4: never merged past the limit
+
+
+def test_queue_bound_answers_503_with_retry_after():
+    async def main():
+        model = SlowDouble(0.05)
+        batcher = Batcher(
+            Settings(max_batch_size=2, max_enqueued_batches=2, num_batch_threads=1, retry_after_s=3)
+        )
+        calls = [
+            batcher.run(("k",), model, {"x": np.ones((1, 1)), "s": np.array(1.0)}, ["x"])
+            for _ in range(12)
+        ]
+        out = await asyncio.gather(*calls, return_exceptions=True)
+        await batcher.close()
+        return out
+
+    out = run(main())
+    rejected = [o for o in out if isinstance(o, ApiError)]
+    served = [o for o in out if isinstance(o, dict)]
+    assert len(served) == 4 and len(rejected) == 8
+    assert all(e.status == 503 and e.headers == {"Retry-After": "3"} for e in rejected)
+
+
+def test_errors_reach_every_caller_of_the_batch():
+    def broken(_inputs):
+        raise ValueError("boom")
+
+    async def main():
+        batcher = Batcher(Settings(max_batch_size=4, batch_timeout_micros=5000))
+        calls = [batcher.run(("k",), broken, {"x": np.ones((1, 1))}, ["x"]) for _ in range(3)]
+        out = await asyncio.gather(*calls, return_exceptions=True)
+        assert batcher.queued_rows == 0
+        await batcher.close()
+        return out
+
+    assert all(isinstance(o, ValueError) for o in run(main()))
+
+
+def test_overload_over_http_is_503_json_with_retry_after(model_dir, app_factory, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from serving.signatures import Signature
+    from tests.serving.helpers import wait_ready
+
+    app = app_factory(model_dir, max_batch_size=1, max_enqueued_batches=1, num_batch_threads=1)
+    with TestClient(app) as c:
+        wait_ready(c)
+        real_call = Signature.__call__
+
+        def slow(self, arrays):
+            time.sleep(0.2)
+            return real_call(self, arrays)
+
+        monkeypatch.setattr(Signature, "__call__", slow)
+        with ThreadPoolExecutor(6) as pool:
+            responses = list(
+                pool.map(lambda _: c.post("/v1/stock/forecast", json={"prices": [1.0]}), range(6))
+            )
+    codes = sorted(r.status_code for r in responses)
+    assert 200 in codes and 503 in codes, codes
+    for r in responses:
+        if r.status_code == 503:
+            assert r.headers["retry-after"] == "1"
+            assert "overloaded" in r.json()["error"]
+
+
+@pytest.mark.parametrize("api_key", ["s3cret-key"])
+def test_api_key_auth(model_dir, app_factory, api_key):
+    from fastapi.testclient import TestClient
+
+    from tests.serving.helpers import wait_ready
+
+    app = app_factory(model_dir, api_key=api_key, cors_origins=["https://example.org"])
+    with TestClient(app) as c:
+        wait_ready(c)
+        for path in ("/healthz", "/readyz", "/v2/health/live", "/metrics", "/docs"):
+            assert c.get(path).status_code == 200, path  # probes and docs stay open
+        for method, path in (
+            ("get", "/v1/models"),
+            ("get", "/v1/models/stock"),
+            ("get", "/v2/models/stock"),
+            ("post", "/v1/admin/reload"),
+        ):
+            r = getattr(c, method)(path)
+            assert r.status_code == 401 and "API key" in r.json()["error"], path
+            assert r.headers["www-authenticate"] == "Bearer"
+        body = {"prices": [1.0, 2.0]}
+        assert c.post("/v1/stock/forecast", json=body).status_code == 401
+        assert (
+            c.post("/v1/stock/forecast", json=body, headers={"X-API-Key": "wrong"}).status_code
+            == 401
+        )
+        assert (
+            c.post("/v1/stock/forecast", json=body, headers={"X-API-Key": api_key}).status_code
+            == 200
+        )
+        ok = c.post("/v1/stock/forecast", json=body, headers={"Authorization": f"Bearer {api_key}"})
+        assert ok.status_code == 200
+        assert c.post("/v1/admin/reload", headers={"X-API-Key": api_key}).json()["models"]["stock"]
+        pre = c.options(
+            "/v1/stock/forecast",
+            headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"},
+        )
+        assert pre.headers["access-control-allow-origin"] == "https://example.org"
+        other = c.get("/healthz", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
