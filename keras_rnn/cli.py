@@ -38,8 +38,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="keras-rnn", description=__doc__.splitlines()[0])
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command tree; only the command named in ``argv`` has its module imported.
+
+    Loading one command's module (and its flags) at a time keeps ``--help`` fast and keeps a
+    problem in one command's module from breaking the others. ``argv=None`` loads them all.
+    """
+    parser = _Parser(
+        prog="keras-rnn",
+        description="RNNs built from scratch: train the predictors, run the tutorials, serve the models.",
+    )
     parser.add_argument("--version", action="version", version=_version())
     top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     top.required = True
@@ -56,10 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
                 groups[path[0]].required = True
             sub = groups[path[0]].add_parser(path[1], help=help_text, description=help_text)
         sub.set_defaults(_module=module_name)
-        module = _load(module_name)
-        if module is not None:
-            module.add_arguments(sub)
+        if argv is None or _selects(argv, path):
+            module = _load(module_name)
+            if module is not None:
+                module.add_arguments(sub)
     return parser
+
+
+def _selects(argv: Sequence[str], path: tuple[str, ...]) -> bool:
+    words = [a for a in argv if not a.startswith("-")]
+    return tuple(words[: len(path)]) == path
 
 
 # Third-party modules that only optional extras install.
@@ -91,7 +105,8 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     module = _load(args._module)
     if module is None:
