@@ -1,0 +1,123 @@
+"""Pieces the fused sequence kernels share: activations with their derivatives, the loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import tensorflow as tf
+
+
+class Activation(NamedTuple):
+    """An activation ``y = fn(a)`` and ``backprop(dy, y) = dy * act'(a)``, written with ``y``.
+
+    BPTT needs ``dy/da`` at every step; for these functions it is an expression of the
+    output ``y`` (which the forward loop keeps anyway): ``tanh' = 1 - y^2``,
+    ``σ' = y (1 - y)``, ``relu' = [y > 0]``. TensorFlow has each as one fused kernel.
+    """
+
+    fn: Callable[[tf.Tensor], tf.Tensor]
+    backprop: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None  # None: derivative 1
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "tanh": Activation(tf.tanh, lambda dy, y: tf.raw_ops.TanhGrad(y=y, dy=dy)),
+    "sigmoid": Activation(tf.sigmoid, lambda dy, y: tf.raw_ops.SigmoidGrad(y=y, dy=dy)),
+    "relu": Activation(tf.nn.relu, lambda dy, y: tf.raw_ops.ReluGrad(gradients=dy, features=y)),
+    "linear": Activation(tf.identity, None),
+}
+
+
+def times_grad(upstream: tf.Tensor, act: Activation, y: tf.Tensor) -> tf.Tensor:
+    """``upstream * act'(a)`` given ``y = act(a)``."""
+    return upstream if act.backprop is None else act.backprop(upstream, y)
+
+
+def read_all(stacked: tf.Tensor) -> tf.TensorArray:
+    """A ``(T, ...)`` tensor as a TensorArray, read one step at a time.
+
+    The lean (inference) loop reads its inputs this way rather than by slicing: if a tape
+    differentiates that loop, a TensorArray read has a cheap gradient, where a slice's
+    gradient is a dense ``(T, ...)`` tensor per step.
+    """
+    size = tf.shape(stacked)[0]
+    return tf.TensorArray(stacked.dtype, size=size, clear_after_read=False).unstack(stacked)
+
+
+class StepInputs(NamedTuple):
+    """Time-major inputs ``x: (T, B, F)`` with ``W``, ``b``, projected one step at a time.
+
+    Inference passes this instead of the projected ``xw = x W + b``: reading ``x_t`` and
+    multiplying in the loop avoids materialising (and re-splitting) a ``(T, B, k*u)``
+    tensor, which costs more than the small per-step matmul when nothing is kept for BPTT.
+    """
+
+    x: tf.Tensor
+    kernel: tf.Tensor
+    bias: tf.Tensor | None
+
+
+def step_reader(xw: tf.Tensor | StepInputs) -> tuple[Callable[[tf.Tensor], tf.Tensor], tf.Tensor]:
+    """``(read, like)``: ``read(t)`` gives ``x_t W + b``; ``like`` is ``(T, ...)``-shaped."""
+    if isinstance(xw, StepInputs):
+        x_ta = read_all(xw.x)
+
+        def read(t: tf.Tensor) -> tf.Tensor:
+            z = tf.matmul(x_ta.read(t), xw.kernel)
+            return z if xw.bias is None else z + xw.bias
+
+        return read, xw.x
+    return read_all(xw).read, xw
+
+
+def new_arrays(like: tf.Tensor, count: int) -> list[tf.TensorArray]:
+    """``count`` empty TensorArrays with one slot per time step of ``like`` (``(T, ...)``).
+
+    The forward loop's arrays are read again, step by step, by the backward loop: keeping
+    them as arrays (not stacking and re-splitting) saves two copies of each.
+    """
+    size = tf.shape(like)[0]
+    return [tf.TensorArray(like.dtype, size=size, clear_after_read=False) for _ in range(count)]
+
+
+def run_loop(
+    body: Callable[..., tuple[Any, ...]],
+    length: tf.Tensor,
+    loop_vars: tuple[Any, ...],
+    reverse: bool = False,
+) -> tuple[Any, ...]:
+    """``tf.while_loop`` over ``t = 0..length-1`` (or backwards); ``body(t, *vars)``."""
+    start = length - 1 if reverse else tf.constant(0, tf.int32)
+    step = -1 if reverse else 1
+
+    def _body(t: tf.Tensor, *state: Any) -> tuple[Any, ...]:
+        return (t + step, *body(t, *state))
+
+    out = tf.while_loop(
+        lambda t, *_: t >= 0 if reverse else t < length,
+        _body,
+        (start, *loop_vars),
+        maximum_iterations=length,
+        swap_memory=True,
+    )
+    return tuple(out[1:])
+
+
+def previous_states_t_matmul(hs: tf.Tensor, h0: tf.Tensor, grads: tf.Tensor) -> tf.Tensor:
+    """``sum_t h_{t-1}^T g_t`` (``h_{-1} = h0``): the recurrent kernel's gradient.
+
+    Two matmuls on views of ``hs`` and ``grads`` (slices along time share memory), so the
+    shifted sequence ``[h0, h_0, ..., h_{T-2}]`` is never materialised.
+    """
+    return flat_matmul_t(hs[:-1], grads[1:]) + tf.matmul(h0, grads[0], transpose_a=True)
+
+
+def flat_matmul_t(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """``sum_t a_t^T b_t`` as one ``(T*B, m)^T (T*B, n)`` matmul: ``(m, n)``."""
+    a2 = tf.reshape(a, (-1, tf.shape(a)[-1]))
+    b2 = tf.reshape(b, (-1, tf.shape(b)[-1]))
+    return tf.matmul(a2, b2, transpose_a=True)
+
+
+def zeros_if_none(grad: tf.Tensor | None, like: tf.Tensor) -> tf.Tensor:
+    return tf.zeros_like(like) if grad is None else grad

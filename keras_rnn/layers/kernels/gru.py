@@ -1,0 +1,166 @@
+"""GRU over a whole sequence (both ``reset_after`` variants), with its BPTT backward."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from keras_rnn.layers.kernels.common import (
+    Activation,
+    flat_matmul_t,
+    new_arrays,
+    run_loop,
+    step_reader,
+    times_grad,
+    zeros_if_none,
+)
+
+
+def gru_sequence(
+    xw: tf.Tensor,
+    h0: tf.Tensor,
+    recurrent_kernel: tf.Tensor,
+    recurrent_bias: tf.Tensor | None,
+    mask: tf.Tensor | None,
+    act: Activation,
+    gate_act: Activation,
+    reset_after: bool,
+    hand_written_backward: bool = True,
+    return_sequence: bool = True,
+) -> tf.Tensor:
+    """Run the GRU recurrence given every step's input projection.
+
+    Forward, with ``xw_t = [x_z, x_r, x_h]`` and ``U = [U_z, U_r, U_h]``:
+
+        z = σ(x_z + h_{t-1} U_z + b'_z),  r = σ(x_r + h_{t-1} U_r + b'_r)
+        reset_after:      n = tanh(x_h + r * (h_{t-1} U_h + b'_h))
+        not reset_after:  n = tanh(x_h + (r * h_{t-1}) U_h)
+        h' = z * h_{t-1} + (1 - z) * n;   h_t = m_t h' + (1 - m_t) h_{t-1}
+
+    (``b'`` is the recurrent bias row, present only with ``reset_after``.)
+
+    Backward (BPTT), t = T-1..0, ``dh`` the gradient reaching ``h_t``, ``dh' = m dh``:
+
+        dn = dh' (1 - z) tanh'(n);   dz = dh' (h_{t-1} - n) σ'(z)
+        reset_after:      dr = dn * hu_h σ'(r); the recurrent pre-activations get
+                          dhu = [dz, dr, dn * r];  dh_{t-1} = dh' z + dhu U^T + (1 - m) dh
+        not reset_after:  d(rh) = dn U_h^T;  dr = d(rh) h_{t-1} σ'(r);
+                          dh_{t-1} = dh' z + d(rh) r + [dz, dr] U_zr^T + (1 - m) dh
+
+    ``d xw = [dz, dr, dn]``; the recurrent weight (and bias) gradients are summed over all
+    steps in one matmul after the loop.
+
+    Args:
+        xw: ``(T, B, 3u)``, ``x_t W + b`` (time-major; ``b`` the input bias row), or
+            (inference only) :class:`~keras_rnn.layers.kernels.common.StepInputs`.
+        h0: ``(B, u)``.
+        recurrent_kernel: ``U``, ``(u, 3u)``.
+        recurrent_bias: ``b'``, ``(3u,)`` (reset_after with a bias) or None.
+        mask: ``(T, B, 1)`` of 0/1, or None.
+        act, gate_act: ``activation`` (tanh) and ``recurrent_activation`` (σ).
+        reset_after: Which variant.
+        hand_written_backward, return_sequence: As in
+            :func:`~keras_rnn.layers.kernels.lstm_sequence`.
+
+    Returns:
+        ``H``: ``(T, B, u)``, the state after every step.
+    """
+    masked = mask is not None
+    has_rbias = recurrent_bias is not None
+    args = [xw, h0, recurrent_kernel] + ([recurrent_bias] if has_rbias else [])
+
+    def forward(xw, h0, u_mat, rbias, keep: bool):
+        units = tf.shape(h0)[1]
+        u_zr, u_h = u_mat[:, : 2 * units], u_mat[:, 2 * units :]
+        # BPTT never differentiates this loop, so it can slice (a view, no copy);
+        # the lean loop reads through a TensorArray, which TensorFlow differentiates well.
+        read_x, like = ((lambda t: xw[t]), xw) if keep else step_reader(xw)
+        # h_t, and to keep: h_{t-1}, z, r, n, hu_h (reset_after) or r*h (not)
+        arrays = new_arrays(like, 6 if keep else 1)
+
+        def step(t, h, *tas):
+            x_z, x_r, x_h = tf.split(read_x(t), 3, axis=1)
+            if reset_after:
+                hu = tf.matmul(h, u_mat)
+                if has_rbias:
+                    hu += rbias
+                hu_z, hu_r, hu_h = tf.split(hu, 3, axis=1)
+                z, r = gate_act.fn(x_z + hu_z), gate_act.fn(x_r + hu_r)
+                n = act.fn(x_h + r * hu_h)
+                extra = hu_h
+            else:
+                hu_z, hu_r = tf.split(tf.matmul(h, u_zr), 2, axis=1)
+                z, r = gate_act.fn(x_z + hu_z), gate_act.fn(x_r + hu_r)
+                extra = r * h
+                n = act.fn(x_h + tf.matmul(extra, u_h))
+            h_new = z * h + (1.0 - z) * n
+            if masked:
+                m = mask[t]
+                h_new = m * h_new + (1.0 - m) * h
+            saved = (h_new, h, z, r, n, extra) if keep else (h_new,)
+            return (h_new, *(ta.write(t, v) for ta, v in zip(tas, saved, strict=True)))
+
+        h_t, *tas = run_loop(step, tf.shape(like)[0], (h0, *arrays))
+        if not (keep or return_sequence):
+            return [h_t[None]]
+        return [ta.stack() for ta in tas]
+
+    if not hand_written_backward:
+        return forward(xw, h0, recurrent_kernel, recurrent_bias, keep=False)[0]
+
+    @tf.custom_gradient
+    def run(*args: tf.Tensor):
+        xw, h0, u_mat = args[:3]
+        rbias = args[3] if has_rbias else None
+        units = tf.shape(h0)[1]
+        u_zr, u_h = u_mat[:, : 2 * units], u_mat[:, 2 * units :]
+        length = tf.shape(xw)[0]
+        hs, *saved = forward(xw, h0, u_mat, rbias, keep=True)
+
+        def grad(d_hs: tf.Tensor | None):
+            reads = (zeros_if_none(d_hs, hs), *saved)  # read by slicing: views, no copies
+            dxw_ta, dhu_ta = new_arrays(xw, 2)
+            # plain matmuls per step are ~2x faster than transpose_b ones
+            u_t, u_zr_t, u_h_t = (tf.transpose(w) for w in (u_mat, u_zr, u_h))
+
+            def back(t, dh_next, dxw_ta, dhu_ta):
+                d_h, h_prev, z, r, n, extra = (rd[t] for rd in reads)
+                dh = d_h + dh_next
+                dh_new = mask[t] * dh if masked else dh
+                dn = times_grad(dh_new * (1.0 - z), act, n)
+                dz = times_grad(dh_new * (h_prev - n), gate_act, z)
+                dh_prev = dh_new * z
+                if reset_after:
+                    dr = times_grad(dn * extra, gate_act, r)
+                    dhu = tf.concat([dz, dr, dn * r], axis=1)
+                    dh_prev += tf.matmul(dhu, u_t)
+                else:
+                    d_rh = tf.matmul(dn, u_h_t)
+                    dr = times_grad(d_rh * h_prev, gate_act, r)
+                    dhu = tf.concat([dz, dr], axis=1)
+                    dh_prev += d_rh * r + tf.matmul(dhu, u_zr_t)
+                if masked:
+                    dh_prev += dh - dh_new
+                dxw = tf.concat([dz, dr, dn], axis=1)
+                return dh_prev, dxw_ta.write(t, dxw), dhu_ta.write(t, dhu)
+
+            dh0, dxw_ta, dhu_ta = run_loop(back, length, (tf.zeros_like(h0), dxw_ta, dhu_ta), True)
+            dxw, dhu = dxw_ta.stack(), dhu_ta.stack()
+            h_prevs = saved[0]
+            if reset_after:
+                d_u = flat_matmul_t(h_prevs, dhu)
+            else:
+                d_u = tf.concat(
+                    [
+                        flat_matmul_t(h_prevs, dhu),
+                        flat_matmul_t(saved[-1], dxw[..., 2 * units :]),
+                    ],
+                    axis=1,
+                )
+            grads = [dxw, dh0, d_u]
+            if has_rbias:
+                grads.append(tf.reduce_sum(dhu, axis=(0, 1)))
+            return grads
+
+        return hs, grad
+
+    return run(*args)

@@ -1,0 +1,140 @@
+"""LSTM over a whole sequence, with its BPTT backward written out (``tf.custom_gradient``)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from keras_rnn.layers.kernels.common import (
+    Activation,
+    new_arrays,
+    previous_states_t_matmul,
+    run_loop,
+    step_reader,
+    times_grad,
+    zeros_if_none,
+)
+
+
+def lstm_sequence(
+    xw: tf.Tensor,
+    h0: tf.Tensor,
+    c0: tf.Tensor,
+    recurrent_kernel: tf.Tensor,
+    mask: tf.Tensor | None,
+    act: Activation,
+    gate_act: Activation,
+    hand_written_backward: bool = True,
+    return_sequence: bool = True,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Run the LSTM recurrence given every step's input projection.
+
+    Forward, for t = 0..T-1 (``m_t`` the mask, 1 where the step counts):
+
+        z = xw_t + h_{t-1} U;  i, f, o = σ(z_i, z_f, z_o);  g = tanh(z_g)
+        c' = f * c_{t-1} + i * g;   h' = o * tanh(c')
+        c_t = m_t c' + (1 - m_t) c_{t-1};   h_t = m_t h' + (1 - m_t) h_{t-1}
+
+    Backward (BPTT), from t = T-1 down to 0, with ``dh``/``dc`` the gradient reaching the
+    states ``h_t``/``c_t`` (from the outputs and from step t+1):
+
+        dh' = m dh;  dc' = m dc + dh' * o * tanh'(c')
+        dz = [dc' g σ'(i), dc' c_{t-1} σ'(f), dc' i tanh'(g), dh' tanh(c') σ'(o)]
+        dh_{t-1} = dz U^T + (1 - m) dh;   dc_{t-1} = dc' f + (1 - m) dc
+
+    The per-step ``dz`` are kept; after the loop ``dU = sum_t h_{t-1}^T dz_t`` is one
+    ``(u, T*B) x (T*B, 4u)`` matmul, and ``d xw = dz``. Only one matmul runs per step.
+
+    Args:
+        xw: ``(T, B, 4u)``, ``x_t W + b`` for every step (time-major), or (inference only)
+            :class:`~keras_rnn.layers.kernels.common.StepInputs` to project step by step.
+        h0, c0: ``(B, u)`` initial states.
+        recurrent_kernel: ``U``, ``(u, 4u)``.
+        mask: ``(T, B, 1)`` of 0/1 in ``xw``'s dtype, or None.
+        act, gate_act: ``activation`` (tanh) and ``recurrent_activation`` (σ).
+        hand_written_backward: Keep what BPTT needs and attach the backward above. False
+            runs a lean forward (inference) that TensorFlow can still differentiate itself.
+        return_sequence: With ``hand_written_backward=False``, False returns only the last
+            state, ``(1, B, u)``, instead of every step's.
+
+    Returns:
+        ``H``: ``(T, B, u)``, the state ``h_t`` after every step (see ``return_sequence``);
+        ``c_T``: ``(B, u)``.
+    """
+    masked = mask is not None
+
+    def forward(xw, h0, c0, u_mat, keep: bool):
+        # BPTT never differentiates this loop, so it can slice (a view, no copy);
+        # the lean loop reads through a TensorArray, which TensorFlow differentiates well.
+        read_x, like = ((lambda t: xw[t]), xw) if keep else step_reader(xw)
+        arrays = new_arrays(like, 7 if keep else 1)  # h, c_{t-1}, i, f, g, o, tanh(c')
+
+        def step(t, h, c, *tas):
+            z = read_x(t) + tf.matmul(h, u_mat)
+            z_i, z_f, z_g, z_o = tf.split(z, 4, axis=1)
+            i, f, o = gate_act.fn(z_i), gate_act.fn(z_f), gate_act.fn(z_o)
+            g = act.fn(z_g)
+            c_new = f * c + i * g
+            tc = act.fn(c_new)
+            h_new = o * tc
+            if masked:
+                m = mask[t]
+                h_new = m * h_new + (1.0 - m) * h
+                c_new = m * c_new + (1.0 - m) * c
+            saved = (h_new, c, i, f, g, o, tc) if keep else (h_new,)
+            return (h_new, c_new, *(ta.write(t, v) for ta, v in zip(tas, saved, strict=True)))
+
+        h_t, c_t, *tas = run_loop(step, tf.shape(like)[0], (h0, c0, *arrays))
+        if not (keep or return_sequence):
+            return c_t, [h_t[None]]
+        return c_t, [ta.stack() for ta in tas]
+
+    if not hand_written_backward:
+        c_t, (hs,) = forward(xw, h0, c0, recurrent_kernel, keep=False)
+        return hs, c_t
+
+    @tf.custom_gradient
+    def run(xw: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, u_mat: tf.Tensor):
+        length = tf.shape(xw)[0]
+        c_t, (hs, *saved) = forward(xw, h0, c0, u_mat, keep=True)
+
+        def grad(d_hs: tf.Tensor | None, d_c_last: tf.Tensor | None):
+            reads = (zeros_if_none(d_hs, hs), *saved)  # read by slicing: views, no copies
+            (dz_ta,) = new_arrays(xw, 1)
+            u_t = tf.transpose(u_mat)  # a plain matmul per step is ~2x faster than transpose_b
+
+            def back(t, dh_next, dc_next, dz_ta):
+                d_h, c_prev, i, f, g, o, tc = (r[t] for r in reads)
+                dh = d_h + dh_next
+                dc = dc_next
+                if masked:
+                    m = mask[t]
+                    dh_new, dc_in = m * dh, m * dc
+                else:
+                    dh_new, dc_in = dh, dc
+                dc_new = dc_in + times_grad(dh_new * o, act, tc)
+                dz = tf.concat(
+                    [
+                        times_grad(dc_new * g, gate_act, i),
+                        times_grad(dc_new * c_prev, gate_act, f),
+                        times_grad(dc_new * i, act, g),
+                        times_grad(dh_new * tc, gate_act, o),
+                    ],
+                    axis=1,
+                )
+                dh_prev = tf.matmul(dz, u_t)
+                dc_prev = dc_new * f
+                if masked:
+                    dh_prev += (1.0 - m) * dh
+                    dc_prev += (1.0 - m) * dc
+                return dh_prev, dc_prev, dz_ta.write(t, dz)
+
+            dh0, dc0, dz_ta = run_loop(
+                back, length, (tf.zeros_like(h0), zeros_if_none(d_c_last, c0), dz_ta), True
+            )
+            dz = dz_ta.stack()
+            d_u = previous_states_t_matmul(hs, h0, dz)
+            return dz, dh0, dc0, d_u
+
+        return (hs, c_t), grad
+
+    return run(xw, h0, c0, recurrent_kernel)
