@@ -159,7 +159,9 @@ def _wait_until_ready(service: Service) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and tests collected after these ones call asyncio.run().
+@pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     from tests.fixtures.savedmodels import (
         write_broken_version,
@@ -217,7 +219,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 # The browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
