@@ -7,7 +7,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import pytest  # noqa: E402
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -25,5 +25,7 @@ def _seed():
 def shared_data() -> Path:
     """`../shared/data` when it exists beside the repository; the test is skipped otherwise."""
     if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not beside this checkout (it is not shipped with the project)")
+        pytest.skip(
+            "../shared/data is not beside this checkout (it is not shipped with the project)"
+        )
     return SHARED_DATA

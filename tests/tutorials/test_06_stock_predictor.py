@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tutorials.conftest import assert_plots_written, run_full, run_quick
+from tests.tutorials.helpers import assert_plots_written, run_full, run_quick
 
 STEM = "06_stock_predictor"
 
