@@ -1,0 +1,123 @@
+"""``keras-rnn tutorial NAME [--quick] [--output-dir DIR]``: run a lesson from ``tutorials/``.
+
+A lesson is any file ``tutorials/NN_name.py`` (two digits, an underscore, a name). NAME may
+be its number or its name, with or without the prefix: ``1``, ``01``, ``statland``,
+``01_statland``. Without NAME the command lists the lessons. The lesson runs in this
+process as if started with ``python tutorials/NN_name.py [--quick] [--output-dir DIR]``.
+
+No TensorFlow import here: the lessons import it when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import runpy
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+LESSON_FILE = re.compile(r"^(\d{2})_([a-z0-9_]+)\.py$")
+ENV_DIR = "KERAS_RNN_TUTORIALS"
+
+
+def tutorials_dir() -> Path:
+    """Where the lessons are: ``$KERAS_RNN_TUTORIALS``, the checkout's ``tutorials/``, or ``./tutorials``."""
+    candidates = []
+    if os.environ.get(ENV_DIR):
+        candidates.append(Path(os.environ[ENV_DIR]))
+    candidates += [Path(__file__).resolve().parents[1] / "tutorials", Path.cwd() / "tutorials"]
+    for candidate in candidates:
+        if candidate.is_dir() and any(LESSON_FILE.match(p.name) for p in candidate.iterdir()):
+            return candidate
+    return candidates[0]
+
+
+def available(directory: Path | None = None) -> dict[str, Path]:
+    """Lesson stem (``01_statland``) -> path, in lesson order."""
+    directory = directory or tutorials_dir()
+    if not directory.is_dir():
+        return {}
+    found = {p.stem: p for p in directory.iterdir() if LESSON_FILE.match(p.name)}
+    return dict(sorted(found.items()))
+
+
+def resolve(name: str, directory: Path | None = None) -> Path:
+    """The lesson that NAME means; ``ValueError`` naming the choices when there is none."""
+    lessons = available(directory)
+    key = name.strip().lower().replace("-", "_").removesuffix(".py")
+    for stem, path in lessons.items():
+        number, short = LESSON_FILE.match(path.name).groups()  # type: ignore[union-attr]
+        if key in (stem, short, number) or (key.isdigit() and int(key) == int(number)):
+            return path
+    choices = ", ".join(lessons) or f"none found in {directory or tutorials_dir()}"
+    raise ValueError(f"unknown tutorial {name!r}; choose one of: {choices}")
+
+
+def _lesson_type(name: str) -> Path:
+    try:
+        return resolve(name)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``tutorial`` command's flags."""
+    parser.add_argument(
+        "name",
+        metavar="NAME",
+        nargs="?",
+        type=_lesson_type,
+        help="lesson number or name, e.g. 1, 01, statland, 01_statland (omit to list them)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a fast run: small models, few steps")
+    parser.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        default=None,
+        help="where plots go (default: outputs/tutorials/NN_name/ under the current directory)",
+    )
+
+
+@contextlib.contextmanager
+def _as_script(path: Path, argv: list[str]) -> Iterator[None]:
+    """Run with ``sys.argv`` and ``sys.path`` as ``python path *argv`` would set them."""
+    old_argv, old_path = sys.argv[:], sys.path[:]
+    sys.argv = [str(path), *argv]
+    sys.path.insert(0, str(path.parent))
+    try:
+        yield
+    finally:
+        sys.argv, sys.path[:] = old_argv, old_path
+
+
+def run_lesson(path: Path, quick: bool = False, output_dir: str | Path | None = None) -> int:
+    """Run one lesson file as ``__main__``; its exit status."""
+    argv = ["--quick"] if quick else []
+    if output_dir is not None:
+        argv += ["--output-dir", str(output_dir)]
+    with _as_script(path, argv):
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+        except SystemExit as stop:
+            if stop.code is None or isinstance(stop.code, int):
+                return int(stop.code or 0)
+            print(stop.code, file=sys.stderr)
+            return 1
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the lessons (no NAME) or run the one named."""
+    if args.name is None:
+        lessons = available()
+        if not lessons:
+            print(f"no lessons found in {tutorials_dir()}", file=sys.stderr)
+            return 1
+        print("lessons (run one with: keras-rnn tutorial NAME [--quick]):")
+        for stem in lessons:
+            print(f"  {stem}")
+        return 0
+    return run_lesson(args.name, quick=args.quick, output_dir=args.output_dir)

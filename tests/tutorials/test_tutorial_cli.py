@@ -1,0 +1,118 @@
+"""`keras-rnn tutorial NAME`: name resolution, the bad-name error, listing, running a lesson."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from keras_rnn import cli, tutorial_cli
+
+TUTORIALS = Path(__file__).resolve().parents[2] / "tutorials"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["1", "01", "statland", "01_statland", "01_statland.py", "STATLAND", " 01 ", "001"],
+)
+def test_the_number_or_the_name_finds_lesson_1(name):
+    assert tutorial_cli.resolve(name) == TUTORIALS / "01_statland.py"
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("2", "02_rnn_from_scratch"),
+        ("rnn-from-scratch", "02_rnn_from_scratch"),
+        ("03", "03_vanishing_exploding"),
+        ("long_range_memory", "04_long_range_memory"),
+        ("5", "05_lstm_gru_inside"),
+    ],
+)
+def test_other_lessons_resolve(name, stem):
+    assert tutorial_cli.resolve(name).stem == stem
+
+
+def test_every_numbered_file_in_tutorials_is_found_including_other_helpers_lessons():
+    on_disk = sorted(p.stem for p in TUTORIALS.glob("[0-9][0-9]_*.py"))
+    assert list(tutorial_cli.available()) == on_disk
+    assert "_common" not in tutorial_cli.available()
+    for stem in on_disk:  # 06_... and 07_... by number as well as by name
+        number, short = stem.split("_", 1)
+        assert tutorial_cli.resolve(number).stem == stem
+        assert tutorial_cli.resolve(short).stem == stem
+
+
+@pytest.mark.parametrize("name", ["nope", "99", "0", "statlan", ""])
+def test_unknown_name_is_an_error_listing_the_choices(name):
+    with pytest.raises(ValueError, match="unknown tutorial") as err:
+        tutorial_cli.resolve(name)
+    assert "01_statland" in str(err.value) and "03_vanishing_exploding" in str(err.value)
+
+
+def test_cli_unknown_name_exits_2_naming_the_argument_value_and_choices(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["tutorial", "nope"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "NAME" in err and "'nope'" in err and "01_statland" in err
+
+
+def test_cli_without_name_lists_the_lessons(capsys):
+    assert cli.main(["tutorial"]) == 0
+    out = capsys.readouterr().out
+    assert all(stem in out for stem in tutorial_cli.available())
+
+
+def _fake_lessons(tmp_path: Path) -> Path:
+    """A tutorials dir with one lesson that records its argv and exits 3 when asked."""
+    tmp_path.mkdir(parents=True)
+    (tmp_path / "_echo_helper.py").write_text("GREETING = 'hello from a sibling module'\n")
+    (tmp_path / "01_echo.py").write_text(
+        "import sys, json, _echo_helper\n"
+        "from pathlib import Path\n"
+        "if __name__ == '__main__':\n"
+        "    out = Path(sys.argv[sys.argv.index('--output-dir') + 1])\n"
+        "    out.mkdir(parents=True, exist_ok=True)\n"
+        "    (out / 'argv.json').write_text(json.dumps([_echo_helper.GREETING, *sys.argv[1:]]))\n"
+        "    sys.exit(3 if '--quick' in sys.argv else 0)\n"
+    )
+    return tmp_path
+
+
+def test_cli_runs_the_lesson_as_a_script_with_its_flags(tmp_path, monkeypatch):
+    lessons = _fake_lessons(tmp_path / "tutorials")
+    monkeypatch.setenv(tutorial_cli.ENV_DIR, str(lessons))
+    out = tmp_path / "out"
+    assert cli.main(["tutorial", "echo", "--output-dir", str(out)]) == 0
+    assert (
+        out / "argv.json"
+    ).read_text() == f'["hello from a sibling module", "--output-dir", "{out}"]'
+    # the lesson's exit status comes back
+    assert cli.main(["tutorial", "1", "--quick", "--output-dir", str(out)]) == 3
+    import sys
+
+    assert str(lessons) not in sys.path  # sys.path and sys.argv are restored
+
+
+def test_tutorial_cli_does_not_import_tensorflow_or_keras_at_module_level():
+    tree = ast.parse((Path(tutorial_cli.__file__)).read_text())
+    imported = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"tensorflow", "keras", "numpy", "matplotlib"}
+
+
+def test_every_lesson_opens_as_a_jupytext_percent_notebook():
+    jupytext = pytest.importorskip("jupytext")
+    for path in sorted(TUTORIALS.glob("0[1-5]_*.py")):
+        notebook = jupytext.read(path, fmt="py:percent")
+        kinds = [cell.cell_type for cell in notebook.cells]
+        assert kinds.count("markdown") >= 3 and kinds.count("code") >= 3, path.name
+        title = next(c.source for c in notebook.cells if c.cell_type == "markdown")
+        assert re.match(r"# Lesson \d", title), path.name
