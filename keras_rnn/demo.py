@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -51,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    # TensorFlow's C++ INFO/WARNING lines (CPU features, no CUDA) would bury the demo's output.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     model_dir = Path(args.model_dir).resolve()
     output_dir = Path(args.output_dir).resolve()
     if not args.skip_training:
@@ -70,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             args.host,
             "--port",
             str(port),
+            # Access logs would interleave with the answers printed below.
+            *([] if args.keep_serving else ["--log-level", "warning"]),
         ],
     )
     try:
@@ -107,35 +113,32 @@ def _train(model_dir: Path, output_dir: Path) -> None:
 
 def _ask(base: str) -> None:
     sample = _request(f"{base}/v1/stock/sample")
-    prices = [float(p) for p in sample["prices"][-30:]]
-    body = {"prices": prices}
+    prices = [round(float(p), 2) for p in sample["prices"][-30:]]
+    answer = _post(base, "/v1/stock/forecast", {"prices": prices})
     print(
-        f"\n$ curl -s -X POST {base}/v1/stock/forecast -H 'Content-Type: application/json' \\\n"
-        f"    -d '{json.dumps({'prices': [round(p, 2) for p in prices[-5:]]})}'   # here: the last 30 closes"
+        f"Last of {len(prices)} closes {prices[-1]:.2f} -> forecast {answer['forecast'][0]:.2f} "
+        f"(model version {answer['version']})"
     )
-    answer = _request(f"{base}/v1/stock/forecast", body)
-    print(json.dumps(answer, indent=2))
-    print(
-        f"Last close {prices[-1]:.2f} -> forecast {answer['forecast'][0]:.2f} (model version {answer['version']})"
+    _post(base, "/v1/text/next", {"text": "let's meet at ", "k": 5})
+    _post(
+        base,
+        "/v1/text/generate",
+        {
+            "text": "Today the weather is good, and my mood is also ",
+            "max_tokens": 60,
+            "temperature": 0.8,
+            "seed": 7,
+        },
     )
 
-    body = {"text": "let's meet at ", "k": 5}
-    print(
-        f"\n$ curl -s -X POST {base}/v1/text/next -H 'Content-Type: application/json' -d '{json.dumps(body)}'"
-    )
-    answer = _request(f"{base}/v1/text/next", body)
-    print(json.dumps(answer, indent=2))
 
-    body = {
-        "text": "Today the weather is good, and my mood is also ",
-        "max_tokens": 60,
-        "temperature": 0.8,
-        "seed": 7,
-    }
-    print(
-        f"\n$ curl -s -X POST {base}/v1/text/generate -H 'Content-Type: application/json' -d '{json.dumps(body)}'"
-    )
-    print(json.dumps(_request(f"{base}/v1/text/generate", body), indent=2))
+def _post(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST ``body``, printing a curl line that can be pasted into a shell, and the answer."""
+    data = shlex.quote(json.dumps(body))
+    print(f"\n$ curl -s -X POST {base}{path} -H 'Content-Type: application/json' -d {data}")
+    answer = _request(f"{base}{path}", body)
+    print(json.dumps(answer, indent=2))
+    return answer
 
 
 def _request(url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
