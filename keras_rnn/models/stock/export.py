@@ -98,10 +98,7 @@ def export_saved_model(model, scaler: PriceScaler, path: str | Path) -> None:
     archive.track(model)
     archive.add_endpoint("serving_default", serve, input_signature=[prices_spec])
     archive.add_endpoint("padded", padded, input_signature=[prices_spec, lengths_spec])
-    # Serving needs no gradients; our layers' fused kernels carry hand-written BPTT
-    # (tf.custom_gradient) whose graphs SavedModel need not (and cannot always) serialise.
-    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
-    archive.write_out(str(path), options=options, verbose=False)
+    archive.write_out(str(path), verbose=False)
 
 
 def export_version(
