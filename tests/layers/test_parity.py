@@ -248,3 +248,26 @@ def test_variable_batch_and_time_in_one_graph(kind: str) -> None:
         x = _x(batch, time, seed=batch)
         assert_close([fn_ours(x).numpy()], [np.asarray(ref(x))], f"B{batch} T{time}")
     assert len(fn_ours._list_all_concrete_functions()) == 1
+
+
+@pytest.mark.parametrize("time", [1, 8, 9, 17, 26])
+@pytest.mark.parametrize(("return_sequences", "go_backwards"), [(True, False), (False, True)])
+def test_lengths_around_the_unrolled_block(
+    kind: str, time: int, return_sequences: bool, go_backwards: bool
+) -> None:
+    """Loops that run several steps per iteration (SimpleRNN: 8) must handle the leftover
+    steps in order, forwards and backwards, with gaps in the mask."""
+    import keras
+
+    def build(rnn):
+        inp = keras.Input((None, F))
+        out = rnn(
+            U, return_sequences=return_sequences, return_state=True, go_backwards=go_backwards
+        )(keras.layers.Masking(0.0)(inp))
+        return keras.Model(inp, out)
+
+    x = _x(time=time, seed=time)
+    x[0, ::3] = 0.0  # gaps
+    x[1, time // 2 :] = 0.0  # right padding
+    ours, ref = twins(build, kind)
+    assert_model_parity(ours, ref, x)
