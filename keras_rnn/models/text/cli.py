@@ -3,7 +3,7 @@
 Examples::
 
     keras-rnn train text                                    # quick, offline: char level, pydoc
-    keras-rnn train text --level char --corpus ../shared/data/tinyshakespeare.txt \\
+    keras-rnn train text --level char --corpus tinyshakespeare.txt \\
         --seq-len 100 --units 512 --epochs 20 --output-dir runs/text
     keras-rnn train text --corpus tfds:tiny_shakespeare --data-dir ~/tensorflow_datasets
 
