@@ -5,7 +5,7 @@ Numbers are strict (a JSON string or boolean is not a price) and finite.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -84,3 +84,10 @@ class ModelList(BaseModel):
 
 class ErrorBody(BaseModel):
     error: str
+
+
+# OpenAPI `responses=` for routes that answer errors as ``{"error": "..."}``.
+ERROR_RESPONSE: dict[str, Any] = {"model": ErrorBody, "description": "Error"}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: ERROR_RESPONSE for code in (400, 401, 404, 413, 422, 503)
+}

@@ -12,18 +12,11 @@ from starlette.responses import Response
 from ..auth import require_api_key
 from ..encoding import JSONBody
 from ..errors import ApiError
+from ..schemas import ERROR_RESPONSE
 from ..service import ServiceDep
 
 router = APIRouter(tags=["Operations"])
 admin = APIRouter(tags=["Operations"], dependencies=[Depends(require_api_key)])
-_ERROR = {
-    "description": "Error",
-    "content": {
-        "application/json": {
-            "schema": {"type": "object", "properties": {"error": {"type": "string"}}}
-        }
-    },
-}
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
@@ -31,7 +24,9 @@ async def healthz() -> JSONBody:
     return JSONBody({"status": "ok"})
 
 
-@router.get("/readyz", summary="Readiness: every model has a warm version", responses={503: _ERROR})
+@router.get(
+    "/readyz", summary="Readiness: every model has a warm version", responses={503: ERROR_RESPONSE}
+)
 async def readyz(service: ServiceDep) -> JSONBody:
     if not service.registry.ready():
         raise ApiError(
@@ -45,7 +40,9 @@ async def metrics(service: ServiceDep) -> Response:
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@admin.post("/v1/admin/reload", summary="Scan the model directory now", responses={401: _ERROR})
+@admin.post(
+    "/v1/admin/reload", summary="Scan the model directory now", responses={401: ERROR_RESPONSE}
+)
 async def reload(service: ServiceDep) -> JSONBody:
     await asyncio.get_running_loop().run_in_executor(None, service.registry.scan)
     return JSONBody(

@@ -12,7 +12,6 @@ lengths still merge into one batch (right-padded, with their lengths).
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends
@@ -21,7 +20,7 @@ from ..auth import require_api_key
 from ..encoding import JSONBody
 from ..errors import ApiError, bad_request, not_found
 from ..schemas import (
-    ErrorBody,
+    ERROR_RESPONSES,
     ForecastRequest,
     ForecastResponse,
     GenerateRequest,
@@ -33,14 +32,11 @@ from ..schemas import (
 from ..service import Service, ServiceDep
 
 router = APIRouter(tags=["Tasks"], dependencies=[Depends(require_api_key)])
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422, 503)
-}
 
 STOCK, TEXT = "stock", "text"
 
 
-@router.post("/v1/stock/forecast", response_model=ForecastResponse, responses=_RESPONSES)
+@router.post("/v1/stock/forecast", response_model=ForecastResponse, responses=ERROR_RESPONSES)
 async def forecast(req: ForecastRequest, service: ServiceDep) -> JSONBody:
     """Forecast the next price(s) from past prices (raw price units, oldest first)."""
     n = len(req.prices)
@@ -79,7 +75,7 @@ def _text_check(service: Service, text: str) -> None:
         raise bad_request("`text` contains a NUL character.")
 
 
-@router.post("/v1/text/next", response_model=NextResponse, responses=_RESPONSES)
+@router.post("/v1/text/next", response_model=NextResponse, responses=ERROR_RESPONSES)
 async def text_next(req: NextRequest, service: ServiceDep) -> JSONBody:
     """The k most likely next tokens after ``text``, with their probabilities."""
     _text_check(service, req.text)
@@ -95,7 +91,7 @@ async def text_next(req: NextRequest, service: ServiceDep) -> JSONBody:
     return JSONBody({"model": TEXT, "version": mv.version, "suggestions": suggestions})
 
 
-@router.post("/v1/text/generate", response_model=GenerateResponse, responses=_RESPONSES)
+@router.post("/v1/text/generate", response_model=GenerateResponse, responses=ERROR_RESPONSES)
 async def text_generate(req: GenerateRequest, service: ServiceDep) -> JSONBody:
     """Sample a continuation of ``text``. ``seed`` makes it reproducible; ``temperature`` 0 is greedy.
 
@@ -125,7 +121,7 @@ async def text_generate(req: GenerateRequest, service: ServiceDep) -> JSONBody:
     )
 
 
-@router.get("/v1/models", response_model=ModelList, responses=_RESPONSES)
+@router.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)
 async def list_models(service: ServiceDep) -> JSONBody:
     """Every model the service knows, with each version's state and load error."""
     models = []
@@ -143,7 +139,7 @@ async def list_models(service: ServiceDep) -> JSONBody:
     return JSONBody({"models": models})
 
 
-@router.get("/v1/models/{name}/card", responses=_RESPONSES)
+@router.get("/v1/models/{name}/card", responses=ERROR_RESPONSES)
 async def model_card(name: str, service: ServiceDep, version: int | None = None) -> JSONBody:
     """The serving (or pinned) version's ``model_card.json``."""
     mv = service.registry.get(name, version)
@@ -152,7 +148,7 @@ async def model_card(name: str, service: ServiceDep, version: int | None = None)
     return JSONBody(mv.card)
 
 
-@router.get("/v1/stock/sample", responses=_RESPONSES)
+@router.get("/v1/stock/sample", responses=ERROR_RESPONSES)
 async def stock_sample(service: ServiceDep) -> JSONBody:
     """The stock card's ``sample``: a recent price series the web page can forecast from."""
     mv = service.registry.get(STOCK)

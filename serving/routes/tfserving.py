@@ -24,31 +24,12 @@ from ..auth import require_api_key
 from ..encoding import JSONBody, jsonable
 from ..errors import bad_request
 from ..registry import ModelVersion
+from ..schemas import ERROR_RESPONSES
 from ..service import Service, ServiceDep
 from ..signatures import Signature, to_array
 
 router = APIRouter(tags=["TensorFlow Serving REST API"], dependencies=[Depends(require_api_key)])
 
-_ERROR = {
-    "description": "Error",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"error": {"type": "string"}},
-                "required": ["error"],
-            }
-        }
-    },
-}
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _ERROR,
-    401: _ERROR,
-    404: _ERROR,
-    413: _ERROR,
-    422: _ERROR,
-    503: _ERROR,
-}
 
 _PREDICT_BODY = {
     "requestBody": {
@@ -93,7 +74,7 @@ def _version_of(service: Service, name: str, version: int) -> ModelVersion:
     return mv
 
 
-@router.get("/v1/models/{name}", responses=_RESPONSES, summary="Model status (all versions)")
+@router.get("/v1/models/{name}", responses=ERROR_RESPONSES, summary="Model status (all versions)")
 async def model_status(name: str, service: ServiceDep) -> JSONBody:
     versions = service.registry.versions(name)
     return JSONBody(
@@ -103,7 +84,7 @@ async def model_status(name: str, service: ServiceDep) -> JSONBody:
 
 @router.get(
     "/v1/models/{name}/versions/{version}",
-    responses=_RESPONSES,
+    responses=ERROR_RESPONSES,
     summary="Model status (one version)",
 )
 async def version_status(name: str, version: int, service: ServiceDep) -> JSONBody:
@@ -119,14 +100,16 @@ def _metadata(mv: ModelVersion) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/models/{name}/metadata", responses=_RESPONSES, summary="Signature definitions")
+@router.get(
+    "/v1/models/{name}/metadata", responses=ERROR_RESPONSES, summary="Signature definitions"
+)
 async def metadata(name: str, service: ServiceDep) -> JSONBody:
     return JSONBody(_metadata(service.registry.get(name)))
 
 
 @router.get(
     "/v1/models/{name}/versions/{version}/metadata",
-    responses=_RESPONSES,
+    responses=ERROR_RESPONSES,
     summary="Signature definitions (one version)",
 )
 async def version_metadata(name: str, version: int, service: ServiceDep) -> JSONBody:
@@ -135,7 +118,7 @@ async def version_metadata(name: str, version: int, service: ServiceDep) -> JSON
 
 @router.post(
     "/v1/models/{name}:predict",
-    responses=_RESPONSES,
+    responses=ERROR_RESPONSES,
     openapi_extra=_PREDICT_BODY,
     summary="Predict (newest version)",
 )
@@ -145,7 +128,7 @@ async def predict(name: str, request: Request, service: ServiceDep) -> JSONBody:
 
 @router.post(
     "/v1/models/{name}/versions/{version}:predict",
-    responses=_RESPONSES,
+    responses=ERROR_RESPONSES,
     openapi_extra=_PREDICT_BODY,
     summary="Predict (pinned version)",
 )

@@ -25,25 +25,13 @@ from ..auth import require_api_key
 from ..encoding import JSONBody, dumps, jsonable
 from ..errors import ApiError, bad_request
 from ..registry import ModelVersion
+from ..schemas import ERROR_RESPONSE, ERROR_RESPONSES
 from ..service import Service, ServiceDep
 from ..signatures import DTYPES, V2_TO_DTYPE, Signature, TensorInfo, to_array
 
 health = APIRouter(tags=["Open Inference Protocol v2"])
 router = APIRouter(tags=["Open Inference Protocol v2"], dependencies=[Depends(require_api_key)])
 
-_ERROR = {
-    "description": "Error",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"error": {"type": "string"}},
-                "required": ["error"],
-            }
-        }
-    },
-}
-_RESPONSES: dict[int | str, dict[str, Any]] = {c: _ERROR for c in (400, 401, 404, 413, 422, 503)}
 _INFER_BODY = {
     "requestBody": {
         "required": True,
@@ -106,7 +94,7 @@ async def live() -> JSONBody:
 @health.get(
     "/v2/health/ready",
     summary="Readiness (every model has a version ready)",
-    responses={503: _ERROR},
+    responses={503: ERROR_RESPONSE},
 )
 async def ready(service: ServiceDep) -> JSONBody:
     if not service.registry.ready():
@@ -141,14 +129,14 @@ def _model_metadata(service: Service, mv: ModelVersion) -> dict[str, Any]:
     }
 
 
-@router.get("/v2/models/{name}", responses=_RESPONSES, summary="Model metadata")
+@router.get("/v2/models/{name}", responses=ERROR_RESPONSES, summary="Model metadata")
 async def model_metadata(name: str, service: ServiceDep) -> JSONBody:
     return JSONBody(_model_metadata(service, service.registry.get(name)))
 
 
 @router.get(
     "/v2/models/{name}/versions/{version}",
-    responses=_RESPONSES,
+    responses=ERROR_RESPONSES,
     summary="Model metadata (one version)",
 )
 async def version_metadata(name: str, version: int, service: ServiceDep) -> JSONBody:
@@ -171,14 +159,14 @@ def _ready(service: Service, name: str, version: int | None) -> JSONBody:
     return JSONBody({"name": name, "ready": True})
 
 
-@router.get("/v2/models/{name}/ready", responses=_RESPONSES, summary="Model readiness")
+@router.get("/v2/models/{name}/ready", responses=ERROR_RESPONSES, summary="Model readiness")
 async def model_ready(name: str, service: ServiceDep) -> JSONBody:
     return _ready(service, name, None)
 
 
 @router.get(
     "/v2/models/{name}/versions/{version}/ready",
-    responses=_RESPONSES,
+    responses=ERROR_RESPONSES,
     summary="Model readiness (one version)",
 )
 async def version_ready(name: str, version: int, service: ServiceDep) -> JSONBody:
@@ -186,7 +174,10 @@ async def version_ready(name: str, version: int, service: ServiceDep) -> JSONBod
 
 
 @router.post(
-    "/v2/models/{name}/infer", responses=_RESPONSES, openapi_extra=_INFER_BODY, summary="Inference"
+    "/v2/models/{name}/infer",
+    responses=ERROR_RESPONSES,
+    openapi_extra=_INFER_BODY,
+    summary="Inference",
 )
 async def infer(name: str, request: Request, service: ServiceDep) -> Response:
     return await _infer(service, name, None, request)
@@ -194,7 +185,7 @@ async def infer(name: str, request: Request, service: ServiceDep) -> Response:
 
 @router.post(
     "/v2/models/{name}/versions/{version}/infer",
-    responses=_RESPONSES,
+    responses=ERROR_RESPONSES,
     openapi_extra=_INFER_BODY,
     summary="Inference (one version)",
 )
