@@ -1,12 +1,17 @@
 """The per-epoch progress bar: loss, metrics, gradient norm and steps/s, live.
 
-Built on Keras's ``Progbar`` (the bar ``model.fit`` shows). Quiet mode (``verbose=0``)
-prints nothing; messages still go to ``logging``.
+On a terminal (or in Jupyter) it is Keras's ``Progbar``, the bar ``model.fit`` shows. When
+stdout is a file or a pipe (CI logs, ``docker logs``, ``| tee``) it prints plain lines
+instead: one every ``log_interval_s`` seconds and one at the end of each epoch. Keras's bar
+would write carriage returns, backspaces and colour codes there, because it assumes a live
+display on every POSIX system. Quiet mode (``verbose=0``) prints nothing; messages still go
+to ``logging``.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 from keras.utils import Progbar
@@ -14,15 +19,28 @@ from keras.utils import Progbar
 log = logging.getLogger("keras_rnn.training")
 
 
+def live_display() -> bool:
+    """Whether stdout can redraw a bar in place: a terminal or a Jupyter kernel."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules
+
+
+def _format(value: float) -> str:
+    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.4e}"
+
+
 class EpochProgress:
     """One bar per epoch. ``target`` is the number of steps (None when unknown)."""
 
-    def __init__(self, verbose: int = 1) -> None:
+    def __init__(self, verbose: int = 1, log_interval_s: float = 10.0) -> None:
         self.verbose = verbose
+        self.log_interval_s = log_interval_s
+        self._live = live_display()
         self._bar: Progbar | None = None
         self._target: int | None = None
         self._start = 0.0
         self._first_step = 0
+        self._last_line = 0.0
 
     def say(self, message: str) -> None:
         """Print a line (unless quiet) and log it."""
@@ -31,7 +49,7 @@ class EpochProgress:
             print(message, flush=True)
 
     def begin_epoch(self, epoch: int, epochs: int, target: int | None, first_step: int = 0) -> None:
-        self._start = time.perf_counter()
+        self._start = self._last_line = time.perf_counter()
         self._first_step = first_step
         self._target = target
         self._bar = None
@@ -49,6 +67,9 @@ class EpochProgress:
         if not self.verbose:
             return
         values = [*logs.items(), ("steps/s", self.steps_per_second(step))]
+        if not self._live:
+            self._line(step, values, finalize)
+            return
         if self._bar is None:
             # The values are already running means: show them as they are.
             names = [name for name, _ in values]
@@ -56,6 +77,16 @@ class EpochProgress:
                 self._target, verbose=self.verbose, stateful_metrics=names, unit_name="step"
             )
         self._bar.update(step, values=values, finalize=finalize or None)
+
+    def _line(self, step: int, values: list[tuple[str, float]], finalize: bool) -> None:
+        now = time.perf_counter()
+        if not finalize and now - self._last_line < self.log_interval_s:
+            return
+        self._last_line = now
+        count = f"{step}/{self._target}" if self._target else f"{step}"
+        fields = [count, f"{now - self._start:.1f}s"]
+        fields += [f"{name}: {_format(float(value))}" for name, value in values]
+        print(" - ".join(fields), flush=True)
 
     def end_epoch(self, step: int, logs: dict[str, float]) -> None:
         self.update(step, logs, finalize=True)

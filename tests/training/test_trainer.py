@@ -267,6 +267,17 @@ def test_progress_bar_shows_loss_metrics_and_speed(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_progress_to_a_file_or_pipe_is_plain_lines(capsys):
+    """No carriage returns, backspaces or colour codes in logs; one line per (short) epoch."""
+    x, y = dense_data(16)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    Trainer(dense_model(), "mse", "adam", verbose=1).fit(ds, epochs=2)
+    out = capsys.readouterr().out
+    assert not any(ch in out for ch in "\r\b\x1b"), repr(out)
+    ends = [line for line in out.splitlines() if line.startswith("4/4 - ")]
+    assert len(ends) == 2 and "loss: " in ends[0] and "steps/s: " in ends[0], out
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 
