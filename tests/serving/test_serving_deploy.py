@@ -7,6 +7,7 @@ no network, so the structural rules it states for the parts we use are checked h
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -148,3 +149,21 @@ def test_dockerfile_and_ignore():
             assert (REPO / path).exists(), path
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".git", ".venv", "models"} <= set(ignored)
+
+
+def test_check_exports_calls_every_signature(tmp_path, capsys):
+    """deploy/check_exports.py, the cross-version check of docs/serving.md, on a fixture model."""
+    from deploy.check_exports import main
+    from tests.fixtures.savedmodels import write_stock_model, write_text_model
+
+    write_stock_model(tmp_path, 1, growth=1.01)
+    write_text_model(tmp_path, 1)
+    assert main([str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["tensorflow"].startswith("2.")
+    # growth 1.01 on a window ending at 2720: the fixture's forecast is 1.01 * last price
+    assert result["stock/1/serving_default"]["forecast"] == [[pytest.approx(2747.2, abs=1e-3)]]
+    text = {k for k in result if k.startswith("text/1/")}
+    assert text and all(result[k] for k in text)  # string and scalar inputs were fed too
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "missing")])
