@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service = service
     errors.install(app)
-    for router in (ops.router, ops.admin, tasks.router, tfserving.router, v2.health, v2.router):
+    # Prediction routes first: routes are matched in order, on every request.
+    for router in (tasks.router, tfserving.router, v2.router, v2.health, ops.router, ops.admin):
         app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(

@@ -50,8 +50,14 @@ class _Lane:
 
 class Batcher:
     def __init__(
-        self, settings: Settings, observe: Callable[[str, str, int, float], None] | None = None
+        self,
+        settings: Settings,
+        observe: Callable[[str, str, int, float], None] | None = None,
+        on_queued: Callable[[int], None] | None = None,
     ):
+        """``observe(model, signature, rows, seconds)`` sees each merged call;
+        ``on_queued(rows)`` sees every change of the queued-row count (pushed, not polled: a
+        gauge that calls back into the batcher at scrape time cannot work across workers)."""
         self.max_batch_size = settings.max_batch_size
         self.timeout = settings.batch_timeout_s
         self.max_queued_rows = settings.max_queued_rows
@@ -61,12 +67,18 @@ class Batcher:
         self._lanes: dict[tuple, _Lane] = {}
         self._queued_rows = 0
         self._observe = observe
+        self._on_queued = on_queued
         self._closed = False
         self._running: set[asyncio.Task] = set()
 
     @property
     def queued_rows(self) -> int:
         return self._queued_rows
+
+    def _add_queued(self, rows: int) -> None:
+        self._queued_rows += rows
+        if self._on_queued is not None:
+            self._on_queued(self._queued_rows)
 
     async def run(
         self,
@@ -98,19 +110,19 @@ class Batcher:
             )
         if not batched or self.max_batch_size <= 1:
             # Nothing to merge on: run alone, still off the loop and within the thread budget.
-            self._queued_rows += rows
+            self._add_queued(rows)
             try:
                 async with self._slots:
                     return await self._call(fn, inputs, labels, 1)
             finally:
-                self._queued_rows -= rows
+                self._add_queued(-rows)
         lane = self._lanes.get(key)
         if lane is None or lane.task is None or lane.task.done():
             lane = _Lane(self, fn, batched, labels)
             lane.task = asyncio.get_running_loop().create_task(self._cut(key, lane))
             self._lanes[key] = lane
         future = asyncio.get_running_loop().create_future()
-        self._queued_rows += rows
+        self._add_queued(rows)
         lane.queue.put_nowait(_Item(inputs, rows, future))
         return await future
 
@@ -176,8 +188,9 @@ class Batcher:
             leftovers = batch + ([carry] if carry is not None else [])
             while not lane.queue.empty():
                 leftovers.append(lane.queue.get_nowait())
+            if leftovers:
+                self._add_queued(-sum(item.rows for item in leftovers))
             for item in leftovers:
-                self._queued_rows -= item.rows
                 if not item.future.done():
                     item.future.set_exception(
                         ApiError(
@@ -212,8 +225,7 @@ class Batcher:
                     it.future.set_result(part)
         finally:
             self._slots.release()
-            for it in batch:
-                self._queued_rows -= it.rows
+            self._add_queued(-rows)
 
     async def close(self) -> None:
         """Finish running batches, fail what is still queued, stop the threads."""

@@ -8,12 +8,18 @@ Flags override environment variables (``SERVING_*``), which override the default
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})=([0-9]+(?:,[0-9]+)*)$")
+# prometheus_client's multiprocess mode: where each worker keeps its metric values.
+MULTIPROC_VAR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _positive_int(text: str) -> int:
@@ -151,6 +157,23 @@ def settings_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def _private_metrics_dir() -> Iterator[str]:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for the workers, removed when the server exits.
+
+    Set in this (the parent) process before uvicorn spawns the workers: they inherit the
+    environment and import prometheus_client after it is set, which is when it picks its
+    value storage. A fresh directory holds no counts of an earlier run.
+    """
+    path = tempfile.mkdtemp(prefix="keras-rnn-metrics-")
+    os.environ[MULTIPROC_VAR] = path
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROC_VAR, None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -184,17 +207,31 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    user_dir = os.environ.get(MULTIPROC_VAR)
+    if user_dir is not None and not (
+        os.path.isdir(user_dir) and os.access(user_dir, os.W_OK | os.X_OK)
+    ):
+        print(
+            f"keras-rnn serve: error: {MULTIPROC_VAR}={user_dir!r} is not a writable directory "
+            "(the workers keep their metrics there; create it, or unset the variable to let "
+            "the server use a temporary one)",
+            file=sys.stderr,
+        )
+        return 2
     configure_logging(settings.log_level)
-    uvicorn.run(
-        "serving.app:app",
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        access_log=False,  # our middleware logs each request with its request id
-        timeout_graceful_shutdown=settings.timeout_graceful_shutdown_s,
-        proxy_headers=True,
-    )
+    # Several workers must share metric files so that each /metrics answers for all of them.
+    private = user_dir is None and settings.workers > 1
+    with _private_metrics_dir() if private else contextlib.nullcontext():
+        uvicorn.run(
+            "serving.app:app",
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            access_log=False,  # our middleware logs each request with its request id
+            timeout_graceful_shutdown=settings.timeout_graceful_shutdown_s,
+            proxy_headers=True,
+        )
     return 0
 
 

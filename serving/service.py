@@ -39,15 +39,16 @@ class Service:
         self.batcher: Batcher | None = None  # created inside the running event loop
 
     def start(self) -> None:
-        self.batcher = Batcher(self.settings, observe=self.metrics.observe_batch)
-        batcher = self.batcher
-        self.metrics.queued.set_function(lambda: batcher.queued_rows)
+        self.batcher = Batcher(
+            self.settings, observe=self.metrics.observe_batch, on_queued=self.metrics.queued.set
+        )
         self.registry.start()
 
     async def stop(self) -> None:
         self.registry.stop()
         if self.batcher is not None:
             await self.batcher.close()
+        self.metrics.process_exit()
 
     async def predict(
         self, mv: ModelVersion, sig: Signature, arrays: dict[str, np.ndarray]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Depends
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from ..auth import require_api_key
@@ -37,7 +37,7 @@ async def readyz(service: ServiceDep) -> JSONBody:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(service: ServiceDep) -> Response:
-    return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @admin.post(

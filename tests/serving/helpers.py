@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -34,9 +35,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A `keras-rnn serve` subprocess on 127.0.0.1; stopped with SIGTERM."""
+    """A `keras-rnn serve` subprocess on 127.0.0.1 (``args``: more flags); stopped with SIGTERM."""
 
-    def __init__(self, model_dir: Path, log_path: Path, **env: str):
+    def __init__(self, model_dir: Path, log_path: Path, args: Sequence[str] = (), **env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.model_dir = model_dir
@@ -56,6 +57,7 @@ class LiveServer:
                 str(self.port),
                 "--log-level",
                 "warning",
+                *args,
             ],
             cwd=REPO,
             env=full_env,

@@ -1,0 +1,270 @@
+"""Metrics with several uvicorn workers (prometheus_client's multiprocess mode).
+
+Each worker is its own process and a scrape reaches one of them, so ``/metrics`` must answer
+with the merge over all workers. prometheus_client picks multiprocess mode when it is
+imported, so the merge is tested in fresh processes: a real ``--workers 2`` server, and small
+Python processes playing workers. In process: the batcher's queue reports and the CLI's
+handling of ``PROMETHEUS_MULTIPROC_DIR`` (with ``uvicorn.run`` replaced).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from serving import cli
+from serving.batching import Batcher
+from serving.settings import Settings
+from tests.fixtures.savedmodels import write_stock_model
+from tests.serving.helpers import REPO, LiveServer
+
+PREDICT_ROUTE = "/v1/stock/forecast"
+
+
+def _worker_of(response: httpx.Response) -> str:
+    """The answering process: made request ids start with a random per-process prefix."""
+    return response.headers["x-request-id"].rsplit("-", 1)[0]
+
+
+def _fresh(url: str, method: str, path: str, **kwargs) -> httpx.Response:
+    """One request on its own connection, so the kernel may hand it to either worker."""
+    with httpx.Client(base_url=url, timeout=10) as http:
+        return http.request(method, path, **kwargs)
+
+
+def _samples(text: str, name: str) -> dict[str, float]:
+    """``{labels: value}`` of one metric in the text format."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            series, value = line.rsplit(" ", 1)
+            found[series[len(name) :]] = float(value)
+    return found
+
+
+def _wait_all_workers_ready(server: LiveServer, workers: int, timeout: float = 60.0) -> None:
+    """Until every worker has answered /readyz with 200: each loads the models itself, so one
+    ready answer says nothing about the other worker."""
+    deadline = time.monotonic() + timeout
+    ready: set[str] = set()
+    while len(ready) < workers:
+        assert time.monotonic() < deadline, f"not all workers ready:\n{server.log()}"
+        assert server.proc.poll() is None, f"the server exited:\n{server.log()}"
+        try:
+            r = _fresh(server.url, "GET", "/readyz")
+        except httpx.HTTPError:
+            time.sleep(0.1)
+            continue
+        if r.status_code == 200:
+            ready.add(_worker_of(r))
+        else:
+            time.sleep(0.1)
+
+
+def test_two_workers_expose_the_sum_of_their_metrics(tmp_path: Path, monkeypatch):
+    """Without multiprocess mode every scrape shows one worker's share of the requests."""
+    root = tmp_path / "models"
+    write_stock_model(root, 1)
+    tmp = tmp_path / "tmp"  # the server's TMPDIR: where its private metrics directory goes
+    tmp.mkdir()
+    monkeypatch.delenv(cli.MULTIPROC_VAR, raising=False)
+    server = LiveServer(
+        root,
+        tmp_path / "server.log",
+        args=["--workers", "2", "--poll-interval", "0"],
+        TMPDIR=str(tmp),
+    )
+    try:
+        server.wait_ready()
+        _wait_all_workers_ready(server, 2)
+
+        sent, answered_by = 0, set()
+        with ThreadPoolExecutor(4) as pool:
+            while len(answered_by) < 2 or sent < 40:  # both workers take a share
+                assert sent < 400, "one worker answered every request"
+                batch = list(
+                    pool.map(
+                        lambda _: _fresh(
+                            server.url, "POST", PREDICT_ROUTE, json={"prices": [1.0, 2.0]}
+                        ),
+                        range(20),
+                    )
+                )
+                sent += len(batch)
+                assert [r.status_code for r in batch] == [200] * len(batch)
+                answered_by |= {_worker_of(r) for r in batch}
+
+        for _ in range(6):  # fresh connections: either worker may answer
+            r = _fresh(server.url, "GET", "/metrics")
+            requests = _samples(r.text, "serving_requests_total")
+            predicts = sum(v for k, v in requests.items() if f'route="{PREDICT_ROUTE}"' in k)
+            assert predicts == sent, (predicts, sent, requests)
+            # histograms merge too: one row per request went through the batcher
+            rows = _samples(r.text, "serving_batch_size_sum")
+            assert sum(rows.values()) == sent, rows
+            assert _samples(r.text, "serving_queued_rows") == {"": 0.0}
+            states = _samples(r.text, "serving_model_version_state")
+            assert states == {'{model="stock",state="AVAILABLE",version="1"}': 1.0}, states
+        metrics_dirs = list(tmp.glob("keras-rnn-metrics-*"))
+        assert len(metrics_dirs) == 1 and any(metrics_dirs[0].glob("*.db")), metrics_dirs
+    finally:
+        code = server.stop()
+    assert code in (0, -15), server.log()
+    assert not list(tmp.glob("keras-rnn-metrics-*")), "the metrics directory was left behind"
+
+
+_WORKER = """
+import os, sys
+from types import SimpleNamespace as V
+from serving.metrics import Metrics
+
+m = Metrics()
+assert m.multiprocess
+if sys.argv[1] == "crashes":
+    for _ in range(3):
+        m.requests.labels("/p", "POST", "200").inc()
+    m.observe_batch("stock", "padded", 4, 0.01)
+    m.set_versions({"stock": {1: V(state="AVAILABLE"), 2: V(state="LOADING")}})
+    m.queued.set(2)
+    os._exit(0)  # killed: no shutdown, so it never marks itself dead
+for _ in range(2):
+    m.requests.labels("/p", "POST", "200").inc()
+m.set_versions({"stock": {1: V(state="LOADING")}})
+m.set_versions({"stock": {1: V(state="AVAILABLE")}})
+m.queued.set(1)
+print(m.exposition().decode(), "=====")
+m.process_exit()
+print(m.exposition().decode())
+"""
+
+
+def test_worker_files_merge_and_dead_workers_leave_the_live_gauges(tmp_path: Path):
+    """Two processes in multiprocess mode, one after the other: the first dies without its
+    shutdown (a crashed worker), the second scrapes while alive and after it marks itself
+    dead. Counters and histograms keep the dead worker's counts; the queue and the version
+    states count live workers only, and a state a worker has left is gone."""
+    env = {**os.environ, cli.MULTIPROC_VAR: str(tmp_path), "PYTHONPATH": str(REPO)}
+
+    def worker(role: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _WORKER, role],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    worker("crashes")
+    alive, after_exit = worker("scrapes").split("=====")
+
+    assert _samples(alive, "serving_requests_total") == {
+        '{method="POST",route="/p",status="200"}': 5.0
+    }
+    assert _samples(alive, "serving_batch_size_sum") == {'{model="stock",signature="padded"}': 4.0}
+    assert _samples(alive, "serving_queued_rows") == {"": 1.0}
+    assert _samples(alive, "serving_model_version_state") == {
+        '{model="stock",state="AVAILABLE",version="1"}': 1.0
+    }
+    assert _samples(after_exit, "serving_requests_total") == {
+        '{method="POST",route="/p",status="200"}': 5.0
+    }
+    assert _samples(after_exit, "serving_queued_rows") == {}
+    assert _samples(after_exit, "serving_model_version_state") == {}
+
+
+def test_batcher_reports_every_change_of_the_queue():
+    """The queue gauge is pushed by the batcher (a scrape-time callback cannot see other
+    workers): it rises with queued rows and is back at 0 when all are answered."""
+    from tests.serving.test_serving_batching import SlowDouble
+
+    async def main() -> list[int]:
+        seen: list[int] = []
+        batcher = Batcher(Settings(max_batch_size=2, num_batch_threads=1), on_queued=seen.append)
+        x = {"x": np.ones((1, 1)), "s": np.array(1.0)}
+        await asyncio.gather(*(batcher.run(("k",), SlowDouble(0.01), x, ["x"]) for _ in range(6)))
+        await batcher.run(("alone",), SlowDouble(0.0), x, [])  # the unmerged path
+        await batcher.close()
+        return seen
+
+    seen = asyncio.run(main())
+    assert seen[:6] == [1, 2, 3, 4, 5, 6], seen
+    assert seen[-3:] == [0, 1, 0], seen  # drained, then the unmerged call
+
+
+@pytest.fixture
+def fake_uvicorn(monkeypatch) -> list[tuple[str | None, bool]]:
+    """`uvicorn.run` replaced: records (PROMETHEUS_MULTIPROC_DIR, is it a directory) at start."""
+    import uvicorn
+
+    import serving.app
+
+    started: list[tuple[str | None, bool]] = []
+
+    def fake_run(app: str, **kwargs) -> None:
+        path = os.environ.get(cli.MULTIPROC_VAR)
+        started.append((path, path is not None and os.path.isdir(path)))
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(serving.app, "configure_logging", lambda level: None)
+    for var in ("SERVING_MODEL_DIR", "SERVING_WORKERS", cli.MULTIPROC_VAR):
+        monkeypatch.delenv(var, raising=False)  # restored after the test: run() sets them
+    return started
+
+
+def test_cli_gives_several_workers_a_private_metrics_dir(tmp_path, fake_uvicorn):
+    assert cli.main(["--model-dir", str(tmp_path), "--workers", "2"]) == 0
+    [(path, was_dir)] = fake_uvicorn
+    assert was_dir and Path(path).name.startswith("keras-rnn-metrics-")
+    assert not Path(path).exists() and cli.MULTIPROC_VAR not in os.environ
+
+
+def test_cli_removes_the_metrics_dir_when_the_server_fails(tmp_path, fake_uvicorn, monkeypatch):
+    import uvicorn
+
+    def port_taken(app: str, **kwargs) -> None:
+        fake_uvicorn.append((os.environ[cli.MULTIPROC_VAR], True))
+        raise SystemExit(1)  # what uvicorn does when it cannot bind
+
+    monkeypatch.setattr(uvicorn, "run", port_taken)
+    with pytest.raises(SystemExit):
+        cli.main(["--model-dir", str(tmp_path), "--workers", "3"])
+    assert not Path(fake_uvicorn[0][0]).exists() and cli.MULTIPROC_VAR not in os.environ
+
+
+def test_cli_one_worker_keeps_metrics_in_process(tmp_path, fake_uvicorn):
+    assert cli.main(["--model-dir", str(tmp_path)]) == 0
+    assert fake_uvicorn == [(None, False)]
+
+
+def test_cli_uses_the_users_metrics_dir_as_given(tmp_path, fake_uvicorn, monkeypatch):
+    shared = tmp_path / "prom"
+    shared.mkdir()
+    (shared / "counter_1.db").write_bytes(b"")  # the user's to manage: not wiped
+    monkeypatch.setenv(cli.MULTIPROC_VAR, str(shared))
+    assert cli.main(["--model-dir", str(tmp_path), "--workers", "2"]) == 0
+    assert fake_uvicorn == [(str(shared), True)]
+    assert (shared / "counter_1.db").exists() and os.environ[cli.MULTIPROC_VAR] == str(shared)
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "empty"])
+def test_cli_rejects_a_metrics_dir_it_cannot_use(kind, tmp_path, fake_uvicorn, monkeypatch, capsys):
+    value = {"missing": str(tmp_path / "nope"), "file": str(tmp_path / "f"), "empty": ""}[kind]
+    (tmp_path / "f").write_text("")
+    monkeypatch.setenv(cli.MULTIPROC_VAR, value)
+    assert cli.main(["--model-dir", str(tmp_path), "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"{cli.MULTIPROC_VAR}={value!r}" in err and "not a writable directory" in err, err
+    assert fake_uvicorn == []
