@@ -1,13 +1,16 @@
 """Serving benchmark: requests/s and latency of a real uvicorn process on 127.0.0.1, side by
 side with calling the same SavedModel signature in process on the same batch sizes.
 
-    python -m bench.serving [--model-dir DIR] [--requests N] [--seconds S]
+    python -m bench.serving [--model-dir DIR] [--requests N] [--seconds S] [--workers 1 2]
 
 For each concurrency c in (1, 16, 64): c keep-alive connections each send requests one after
 another (``POST /v1/models/stock:predict``, one series of ``window`` prices, the
 ``serving_default`` signature; also the task endpoint ``/v1/stock/forecast``), bounded by a
-request count and a time limit. The in-process reference calls ``serving_default`` with
-batches of c rows: the best the service could do if HTTP, JSON and batching were free.
+request count and a time limit; once with one uvicorn worker and once with one per core. The
+in-process reference calls ``serving_default`` with batches of c rows: the best the service
+could do if HTTP, JSON and batching were free. The HTTP floor is the same load against a
+uvicorn app that answers a fixed body without reading it: the most any Python HTTP service
+can reach here with this load generator, whatever it does per request.
 
 Targets (issue 7): at c=64 the service reaches >= 50% of the in-process batch-64 throughput;
 p99 latency at c=1 under 20 ms for the stock model. Results go to
@@ -110,7 +113,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model_dir: Path, port: int, log: Path) -> subprocess.Popen:
+_FLOOR_BODY = b'{"predictions":[[2707.25]]}'
+
+
+async def floor_app(scope: dict, receive: Any, send: Any) -> None:
+    """A no-op ASGI app: drains the request and answers a fixed prediction-sized body."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(_FLOOR_BODY)),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": _FLOOR_BODY})
+
+
+def start_server(
+    model_dir: Path | None, port: int, log: Path, workers: int = 1
+) -> subprocess.Popen:
+    """Our service on ``model_dir`` (``None``: the HTTP floor app), ready to answer."""
     env = {
         **os.environ,
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -118,31 +141,34 @@ def start_server(model_dir: Path, port: int, log: Path) -> subprocess.Popen:
         "SERVING_MAX_BATCH_SIZE": "64",
         "SERVING_MAX_ENQUEUED_BATCHES": "64",
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "serving.cli",  # `keras-rnn serve` without importing every other command
-        "--model-dir",
-        str(model_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    if model_dir is None:
+        cmd = [sys.executable, "-m", "uvicorn", "bench.serving:floor_app", "--no-access-log"]
+    else:
+        # `keras-rnn serve` without importing every other command
+        cmd = [sys.executable, "-m", "serving.cli", "--model-dir", str(model_dir)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    cmd += ["--workers", str(workers)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"the server exited early:\n{log.read_text()[-3000:]}")
         with contextlib.suppress(OSError):
-            if asyncio.run(_get(port, "/readyz")) == 200:
+            # Every worker must be ready, not just the first to answer: ask a few times.
+            if all(asyncio.run(_get(port, "/readyz")) == 200 for _ in range(4 * workers)):
                 return proc
         time.sleep(0.2)
     proc.kill()
-    raise SystemExit("the server did not become ready in 120 s")
+    raise SystemExit("the server did not become ready in 180 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 async def _get(port: int, path: str) -> int:
@@ -247,6 +273,10 @@ def write_results(result: dict[str, Any]) -> None:
     os.replace(tmp, RESULTS)
 
 
+def _workers_label(workers: int) -> str:
+    return f"{workers} worker" + ("s" if workers > 1 else "")
+
+
 def section(result: dict[str, Any]) -> str:
     ref = result["in_process"]
     lines = [
@@ -254,38 +284,51 @@ def section(result: dict[str, Any]) -> str:
         "",
         f"`python -m bench.serving` ({result['date']}, {result['machine']}; model: {result['model']}, "
         f"window {result['window']}; 1-minute load average {result['load_average_1m']['before']} before, "
-        f"{result['load_average_1m']['after']} after: other work shared the cores). A real uvicorn process "
-        "on 127.0.0.1 and the load generator share the same cores. One run per row; one row = one series.",
+        f"{result['load_average_1m']['after']} after). A real uvicorn process on 127.0.0.1 and the "
+        "load generator (one asyncio process, keep-alive connections) share the same cores. One run "
+        "per row; one request = one series. *HTTP floor*: the same load against a uvicorn app that "
+        "answers a fixed body and does nothing else.",
         "",
-        "| endpoint | concurrency | requests/s | p50 ms | p99 ms | errors | mean batch | in-process rows/s (batch = c) | service / in-process |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| server | endpoint | concurrency | requests/s | p50 ms | p99 ms | errors | mean batch | in-process rows/s (batch = c) | service / in-process |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, runs in result["http"].items():
-        for run in runs:
-            c = run["concurrency"]
-            lines.append(
-                f"| `{name}` | {c} | {run['requests_per_s']:.0f} | {run['p50_ms']:.2f} | {run['p99_ms']:.2f} | "
-                f"{run['errors']} | {run.get('mean_batch', '-')} | {ref[str(c)]['rows_per_s']:.0f} | "
-                f"{run['requests_per_s'] / ref[str(c)]['rows_per_s']:.1%} |"
-            )
+    rows = [
+        (server, path, run)
+        for server, by_path in result["http"].items()
+        for path, runs in by_path.items()
+        for run in runs
+    ] + [("HTTP floor", "(no-op app)", run) for run in result["floor"]]
+    for server, path, run in rows:
+        c = run["concurrency"]
+        lines.append(
+            f"| {server} | `{path}` | {c} | {run['requests_per_s']:.0f} | {run['p50_ms']:.2f} | "
+            f"{run['p99_ms']:.2f} | {run['errors']} | {run.get('mean_batch', '-')} | "
+            f"{ref[str(c)]['rows_per_s']:.0f} | {run['requests_per_s'] / ref[str(c)]['rows_per_s']:.1%} |"
+        )
     t = result["targets"]
+    best = max(t["c64_ratio"], key=t["c64_ratio"].get)
     lines += [
         "",
-        f"Targets: at c=64 >= 50% of in-process batch-64 throughput: **{t['c64_ratio']:.1%}** "
-        f"({'met' if t['c64_ratio_met'] else 'not met'}); p99 at c=1 < 20 ms: **{t['c1_p99_ms']:.2f} ms** "
+        "Targets: at c=64 >= 50% of in-process batch-64 throughput: "
+        + ", ".join(f"{k} **{v:.1%}**" for k, v in t["c64_ratio"].items())
+        + f" ({'met' if t['c64_ratio'][best] >= 0.5 else 'not met'}); the HTTP floor itself reaches "
+        f"**{t['c64_floor_ratio']:.1%}**. p99 at c=1 < 20 ms: **{t['c1_p99_ms']:.2f} ms** "
         f"({'met' if t['c1_p99_met'] else 'not met'}).",
         "",
-        "Reading: in process, a batch of 64 windows costs about as much as one (TensorFlow's per-call "
-        "overhead dominates a 16-unit LSTM), so the in-process batch-64 figure is tens of thousands of "
-        "rows/s. Each HTTP request costs the server on the order of a millisecond of Python (HTTP "
-        "parsing, routing, JSON in and out, the hop to the inference thread) whatever the batching, so "
-        "on two shared cores the service tops out near a thousand requests/s. Dynamic batching works "
-        "(mean batch above) and keeps throughput flat from c=16 to c=64 instead of collapsing, but the "
-        "50% target is out of reach for a model this small: it needs a model whose call costs more "
-        "than the HTTP work, or more cores (`--workers`, replicas behind the load balancer).",
+        "Reading: in process, a batch of 64 windows costs little more than one (TensorFlow's per-call "
+        "overhead dominates a 16-unit LSTM), so the in-process batch-64 figure is tens of thousands "
+        "of rows/s. Each HTTP request costs the server a few hundred microseconds of Python (HTTP "
+        "parsing, FastAPI routing and dependencies, JSON in and out, the hop to the inference "
+        "thread) whatever the batching, and one worker is one core. Dynamic batching works (mean "
+        "batch above: merged across workers) and keeps throughput flat or rising from c=16 to "
+        "c=64; a second worker adds throughput only at c=64, as the load generator needs the "
+        "other core too. The HTTP floor lands within a few points of the 50% target: meeting it "
+        "would take a whole service (validation, batching, JSON out) that costs as little per "
+        "request as answering a fixed body. On this machine it needs a model whose call costs "
+        "more than the HTTP work, or more cores (workers, replicas behind the load balancer).",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def update_doc(text: str) -> None:
@@ -302,6 +345,52 @@ def update_doc(text: str) -> None:
     os.replace(tmp, DOC)
 
 
+def measure_service(
+    model_dir: Path, work: Path, workers: int, window: int, requests: int, seconds: float
+) -> dict[str, list[dict[str, Any]]]:
+    port = free_port()
+    server = start_server(model_dir, port, work / f"server-{workers}.log", workers)
+    http: dict[str, list[dict[str, Any]]] = {}
+    try:
+        prices = [round(2700.0 + i * 0.37, 2) for i in range(window)]
+        bodies = {
+            "/v1/models/stock:predict": json.dumps({"instances": [prices]}).encode(),
+            "/v1/stock/forecast": json.dumps({"prices": prices}).encode(),
+        }
+        for path, body in bodies.items():
+            http[path] = []
+            for c in CONCURRENCY:
+                before = batch_stats(port)
+                run = asyncio.run(load(port, path, body, c, requests, seconds))
+                after = batch_stats(port)
+                sig = "serving_default" if "predict" in path else "padded"
+                rows0, calls0 = before.get(sig, (0.0, 0.0))
+                rows1, calls1 = after.get(sig, (0.0, 0.0))
+                run["mean_batch"] = (
+                    round((rows1 - rows0) / (calls1 - calls0), 2) if calls1 > calls0 else "-"
+                )
+                print(_workers_label(workers), path, json.dumps(run))
+                http[path].append(run)
+    finally:
+        stop_server(server)
+    return http
+
+
+def measure_floor(work: Path, requests: int, seconds: float) -> list[dict[str, Any]]:
+    port = free_port()
+    server = start_server(None, port, work / "floor.log")
+    try:
+        body = json.dumps({"instances": [[2700.0] * 20]}).encode()
+        runs = []
+        for c in CONCURRENCY:
+            run = asyncio.run(load(port, "/v1/models/stock:predict", body, c, requests, seconds))
+            print("HTTP floor", json.dumps(run))
+            runs.append(run)
+        return runs
+    finally:
+        stop_server(server)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.serving", description=__doc__.splitlines()[0]
@@ -312,15 +401,24 @@ def main(argv: list[str] | None = None) -> int:
         help="a repository with a stock model (default: export a quick one)",
     )
     parser.add_argument(
-        "--requests", type=int, default=3000, help="request cap per run (default 3000)"
+        "--requests", type=int, default=10000, help="request cap per run (default 10000)"
     )
     parser.add_argument("--seconds", type=float, default=15.0, help="time cap per run (default 15)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=sorted({1, os.cpu_count() or 1}),
+        help="uvicorn worker counts to measure (default: 1 and one per core)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.requests < 1 or args.seconds <= 0:
         parser.error(
             f"--requests and --seconds must be positive, got {args.requests} and {args.seconds}"
         )
+    if any(w < 1 for w in args.workers):
+        parser.error(f"--workers: counts must be positive, got {args.workers}")
 
     load_before = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
@@ -330,38 +428,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model: {model_desc}; window {window}")
         reference = in_process(model_dir, window, calls=2000, seconds=args.seconds)
         print("in-process:", json.dumps(reference))
-        port = free_port()
-        server = start_server(model_dir, port, work / "server.log")
-        http: dict[str, list[dict[str, Any]]] = {}
-        try:
-            prices = [round(2700.0 + i * 0.37, 2) for i in range(window)]
-            bodies = {
-                "/v1/models/stock:predict": json.dumps({"instances": [prices]}).encode(),
-                "/v1/stock/forecast": json.dumps({"prices": prices}).encode(),
-            }
-            for path, body in bodies.items():
-                http[path] = []
-                for c in CONCURRENCY:
-                    before = batch_stats(port)
-                    run = asyncio.run(load(port, path, body, c, args.requests, args.seconds))
-                    after = batch_stats(port)
-                    sig = "serving_default" if "predict" in path else "padded"
-                    rows0, calls0 = before.get(sig, (0.0, 0.0))
-                    rows1, calls1 = after.get(sig, (0.0, 0.0))
-                    run["mean_batch"] = (
-                        round((rows1 - rows0) / (calls1 - calls0), 2) if calls1 > calls0 else "-"
-                    )
-                    print(path, json.dumps(run))
-                    http[path].append(run)
-        finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        http = {
+            _workers_label(w): measure_service(
+                model_dir, work, w, window, args.requests, args.seconds
+            )
+            for w in args.workers
+        }
+        floor = measure_floor(work, args.requests, args.seconds)
 
-    predict = {r["concurrency"]: r for r in http["/v1/models/stock:predict"]}
-    ratio = predict[64]["requests_per_s"] / reference[64]["rows_per_s"]
+    first = http[_workers_label(args.workers[0])]["/v1/models/stock:predict"]
+    c1_p99 = next(r for r in first if r["concurrency"] == 1)["p99_ms"]
+    c64 = {
+        server: next(r for r in by_path["/v1/models/stock:predict"] if r["concurrency"] == 64)
+        for server, by_path in http.items()
+    }
+    ratios = {
+        k: round(r["requests_per_s"] / reference[64]["rows_per_s"], 4) for k, r in c64.items()
+    }
+    floor64 = next(r for r in floor if r["concurrency"] == 64)
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, no GPU",
@@ -372,11 +456,13 @@ def main(argv: list[str] | None = None) -> int:
             str(k): {kk: round(vv, 3) for kk, vv in v.items()} for k, v in reference.items()
         },
         "http": http,
+        "floor": floor,
         "targets": {
-            "c64_ratio": round(ratio, 4),
-            "c64_ratio_met": ratio >= 0.5,
-            "c1_p99_ms": predict[1]["p99_ms"],
-            "c1_p99_met": predict[1]["p99_ms"] < 20.0,
+            "c64_ratio": ratios,
+            "c64_ratio_met": max(ratios.values()) >= 0.5,
+            "c64_floor_ratio": round(floor64["requests_per_s"] / reference[64]["rows_per_s"], 4),
+            "c1_p99_ms": c1_p99,
+            "c1_p99_met": c1_p99 < 20.0,
         },
     }
     write_results(result)
