@@ -54,15 +54,7 @@ class Service:
         self, mv: ModelVersion, sig: Signature, arrays: dict[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
         """Run ``sig`` on checked ``arrays`` (merged with concurrent calls); finite outputs only."""
-        missing = sorted(set(sig.inputs) - set(arrays))
-        extra = sorted(set(arrays) - set(sig.inputs))
-        if missing or extra:
-            raise bad_request(
-                f"Signature `{sig.name}` takes inputs {sorted(sig.inputs)}"
-                + (f"; missing {missing}" if missing else "")
-                + (f"; unknown {extra}" if extra else "")
-                + "."
-            )
+        sig.check_input_names(arrays)
         batched = sig.batched_inputs
         sizes = {arrays[n].shape[0] for n in batched}
         if len(sizes) > 1:

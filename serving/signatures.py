@@ -90,6 +90,18 @@ class Signature:
     def batched_inputs(self) -> list[str]:
         return [n for n, t in self.inputs.items() if t.batched]
 
+    def check_input_names(self, names: Any) -> None:
+        """400 unless ``names`` are exactly this signature's inputs (says which are off)."""
+        missing = sorted(set(self.inputs) - set(names))
+        unknown = sorted(set(names) - set(self.inputs))
+        if missing or unknown:
+            raise bad_request(
+                f"Signature `{self.name}` takes inputs {sorted(self.inputs)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {unknown}" if unknown else "")
+                + "."
+            )
+
     def __call__(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the signature; blocking (call it off the event loop)."""
         import tensorflow as tf

@@ -223,15 +223,7 @@ def _columns_to_arrays(inputs: Any, sig: Signature, service: Service) -> dict[st
                 f"Signature `{sig.name}` takes several inputs {sorted(sig.inputs)}; send an object of named inputs."
             )
         columns = {next(iter(sig.inputs)): inputs}
-    unknown = sorted(set(columns) - set(sig.inputs))
-    missing = sorted(set(sig.inputs) - set(columns))
-    if unknown or missing:
-        raise bad_request(
-            f"Signature `{sig.name}` takes inputs {sorted(sig.inputs)}"
-            + (f"; missing {missing}" if missing else "")
-            + (f"; unknown {unknown}" if unknown else "")
-            + "."
-        )
+    sig.check_input_names(columns)
     return {
         k: to_array(v, sig.inputs[k], service.limits, batched=sig.inputs[k].batched)
         for k, v in columns.items()
