@@ -1,126 +1,15 @@
-"""The ``keras-rnn`` command: a thin dispatcher.
+"""``python -m keras_rnn.cli``: the ``keras-rnn`` command, kept here for old imports.
 
-Each command lives in the module that owns its domain; that module exposes
-``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their
-command runs, so ``keras-rnn --help`` is fast and ``serve`` does not load TensorFlow twice.
+The dispatcher lives in the top-level package :mod:`keras_rnn_cli`, outside ``keras_rnn``,
+because ``import keras_rnn`` loads TensorFlow (to register the layers with Keras) and
+``keras-rnn --help`` must not.
 """
 
-from __future__ import annotations
-
-import argparse
-import importlib
 import sys
-from collections.abc import Sequence
 
-from keras_rnn.training.signals import TrainingInterrupted
+from keras_rnn_cli import COMMANDS, build_parser, main
 
-# command path -> (module, one-line help)
-COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
-    ("train", "stock"): (
-        "keras_rnn.models.stock.cli",
-        "train and export the stock price predictor",
-    ),
-    ("train", "text"): (
-        "keras_rnn.models.text.cli",
-        "train and export the next-token text predictor",
-    ),
-    ("tutorial",): ("keras_rnn.tutorial_cli", "run a tutorial lesson by name"),
-    ("serve",): ("serving.cli", "serve exported SavedModels over HTTP (FastAPI + uvicorn)"),
-    ("demo",): ("keras_rnn.demo", "the main job: train both predictors, export, serve, predict"),
-}
-
-
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors say which command they belong to and exit with code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The whole command tree; only the command named in ``argv`` has its module imported.
-
-    Loading one command's module (and its flags) at a time keeps ``--help`` fast and keeps a
-    problem in one command's module from breaking the others. ``argv=None`` loads them all.
-    """
-    parser = _Parser(
-        prog="keras-rnn",
-        description="RNNs built from scratch: train the predictors, run the tutorials, serve the models.",
-    )
-    parser.add_argument("--version", action="version", version=_version())
-    top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    top.required = True
-    groups: dict[str, argparse._SubParsersAction] = {}
-    for path, (module_name, help_text) in COMMANDS.items():
-        if len(path) == 1:
-            sub = top.add_parser(path[0], help=help_text, description=help_text)
-        else:
-            if path[0] not in groups:
-                group_parser = top.add_parser(path[0], help=f"{path[0]} a predictor")
-                groups[path[0]] = group_parser.add_subparsers(
-                    dest="target", metavar="TARGET", parser_class=_Parser
-                )
-                groups[path[0]].required = True
-            sub = groups[path[0]].add_parser(path[1], help=help_text, description=help_text)
-        sub.set_defaults(_module=module_name)
-        if argv is None or _selects(argv, path):
-            module = _load(module_name)
-            if module is not None:
-                module.add_arguments(sub)
-    return parser
-
-
-def _selects(argv: Sequence[str], path: tuple[str, ...]) -> bool:
-    words = [a for a in argv if not a.startswith("-")]
-    return tuple(words[: len(path)]) == path
-
-
-# Third-party modules that only optional extras install.
-_OPTIONAL = {"fastapi", "uvicorn", "pydantic_settings", "prometheus_client", "orjson"}
-
-
-def _load(module_name: str):
-    """Import a command's module; None when it needs an optional extra that is missing."""
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        missing = (err.name or "").split(".")[0]
-        if (
-            missing in _OPTIONAL
-            or module_name == err.name
-            or module_name.startswith(f"{err.name}.")
-        ):
-            return None
-        raise
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"keras-rnn {version('keras-rnn')}"
-    except PackageNotFoundError:
-        return "keras-rnn (not installed)"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    module = _load(args._module)
-    if module is None:
-        parser.error(
-            f"the `{args.command}` command needs an optional part that is not installed "
-            f"({args._module}); install with: pip install 'keras-rnn[serving]'"
-        )
-    try:
-        return int(module.run(args) or 0)
-    except TrainingInterrupted as stop:
-        # The checkpoint is saved; exit as the shell expects for that signal (130, 143).
-        print(f"keras-rnn: {stop}", file=sys.stderr)
-        return stop.exit_code
-
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 def _train(model_dir: Path, output_dir: Path) -> None:
     from keras_rnn.models import stock, text
 
-    _banner("1/3 Training the stock predictor (S&P 500 daily closes shipped with `arch`)")
+    _banner("1/3 Training the stock predictor (S&P 500 daily closes shipped with keras-rnn)")
     started = time.perf_counter()
     path = stock.train_and_export(model_dir=model_dir, output_dir=output_dir / "stock")
     print(f"Exported {path} in {time.perf_counter() - started:.0f} s")

@@ -1,11 +1,14 @@
 """``keras-rnn tutorial NAME [--quick] [--output-dir DIR]``: run a lesson from ``tutorials/``.
 
-A lesson is any file ``tutorials/NN_name.py`` (two digits, an underscore, a name). NAME may
+A lesson is any file ``NN_name.py`` (two digits, an underscore, a name) in the lessons
+folder: ``tutorials/`` in a source checkout, ``keras_rnn/tutorials/`` inside an installed
+wheel (the build copies the folder there, see setup.py). NAME may
 be its number or its name, with or without the prefix: ``1``, ``01``, ``statland``,
 ``01_statland``. Without NAME the command lists the lessons. The lesson runs in this
 process as if started with ``python tutorials/NN_name.py [--quick] [--output-dir DIR]``.
 
-No TensorFlow import here: the lessons import it when they run.
+This module imports nothing heavy itself, but as part of ``keras_rnn`` its import loads
+TensorFlow (see ``keras_rnn/__init__.py``); ``keras-rnn --help`` does not import it.
 """
 
 from __future__ import annotations
@@ -24,11 +27,16 @@ ENV_DIR = "KERAS_RNN_TUTORIALS"
 
 
 def tutorials_dir() -> Path:
-    """Where the lessons are: ``$KERAS_RNN_TUTORIALS``, the checkout's ``tutorials/``, or ``./tutorials``."""
+    """Where the lessons are, the first of these that holds one.
+
+    ``$KERAS_RNN_TUTORIALS``; the copy inside the installed package (``keras_rnn/tutorials/``,
+    present in a wheel); the source checkout's ``tutorials/``; ``./tutorials``.
+    """
     candidates = []
     if os.environ.get(ENV_DIR):
         candidates.append(Path(os.environ[ENV_DIR]))
-    candidates += [Path(__file__).resolve().parents[1] / "tutorials", Path.cwd() / "tutorials"]
+    package = Path(__file__).resolve().parent
+    candidates += [package / "tutorials", package.parent / "tutorials", Path.cwd() / "tutorials"]
     for candidate in candidates:
         if candidate.is_dir() and any(LESSON_FILE.match(p.name) for p in candidate.iterdir()):
             return candidate
@@ -52,7 +60,10 @@ def resolve(name: str, directory: Path | None = None) -> Path:
         number, short = LESSON_FILE.match(path.name).groups()  # type: ignore[union-attr]
         if key in (stem, short, number) or (key.isdigit() and int(key) == int(number)):
             return path
-    choices = ", ".join(lessons) or f"none found in {directory or tutorials_dir()}"
+    choices = ", ".join(lessons) or (
+        f"none found in {directory or tutorials_dir()} (point ${ENV_DIR} at a folder of lessons, "
+        "e.g. the tutorials/ folder of the source)"
+    )
     raise ValueError(f"unknown tutorial {name!r}; choose one of: {choices}")
 
 

@@ -189,11 +189,19 @@ def run(args: argparse.Namespace) -> int:
         env["SERVING_API_KEY"] = key
     os.environ.update(env)
 
-    import uvicorn
-    from pydantic import ValidationError
+    try:
+        import uvicorn
+        from pydantic import ValidationError
 
-    from .app import configure_logging
-    from .settings import Settings
+        from .app import configure_logging
+        from .settings import Settings
+    except ModuleNotFoundError as err:
+        print(
+            f"keras-rnn serve: error: the service needs the optional `serving` extra (not "
+            f"installed: {err.name}); install it with: pip install 'keras-rnn[serving]'",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         settings = Settings()

@@ -1,4 +1,4 @@
-"""Price sources: CSV files written here (good and malformed), arch, StatLand, synthetic, yfinance."""
+"""Price sources: CSV files written here (good and malformed), the bundled files, StatLand, synthetic, yfinance."""
 
 from __future__ import annotations
 
@@ -67,14 +67,14 @@ def test_sp500_offline_default_is_the_bundled_yahoo_extract():
     series = load_series("sp500")
     assert len(series) == 5031
     assert series.range == "1999-01-04..2018-12-31"
-    assert "arch.data.sp500" in series.source
+    assert "bundled/sp500.csv" in series.source
     assert series.close[0] == pytest.approx(1228.099976)  # ^GSPC close on 1999-01-04
 
 
 def test_nasdaq_is_bundled_too():
     series = load_series("nasdaq")
     assert len(series) == 5031 and series.range == "1999-01-04..2018-12-31"
-    assert "arch.data.nasdaq" in series.source and series.name.startswith("NASDAQ")
+    assert "bundled/nasdaq.csv" in series.source and series.name.startswith("NASDAQ")
 
 
 def test_statland_follows_the_four_scenarios():
@@ -133,3 +133,13 @@ def test_reachable_is_false_for_a_closed_port():
 def test_unknown_source():
     with pytest.raises(DataError, match="unknown source 'bitcoin'"):
         load_series("bitcoin")
+
+
+@pytest.mark.parametrize("which", ["sp500", "nasdaq"])
+def test_bundled_file_equals_the_arch_data_it_was_cut_from(which):
+    """The shipped file gives exactly the numbers `arch` gives (where arch is installed)."""
+    arch_data = pytest.importorskip(f"arch.data.{which}")
+    frame = arch_data.load()
+    series = load_series(which)
+    np.testing.assert_array_equal(series.dates, frame.index.values.astype("datetime64[D]"))
+    np.testing.assert_array_equal(series.close, frame["Close"].to_numpy())  # bit for bit

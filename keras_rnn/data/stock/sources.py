@@ -4,8 +4,10 @@ Every source returns a :class:`PriceSeries`: strictly increasing dates and finit
 closes. Sources:
 
 - ``sp500`` / ``nasdaq`` (the offline default): daily closes of the S&P 500 (^GSPC) and the
-  NASDAQ Composite (^IXIC), 1999-01-04 to 2018-12-31, 5,031 trading days each, from the
-  Yahoo Finance extract that the ``arch`` package bundles (``arch.data.sp500.load()``).
+  NASDAQ Composite (^IXIC), 1999-01-04 to 2018-12-31, 5,031 trading days each, from files
+  shipped inside this package (``keras_rnn/data/stock/bundled/``): the date and ``Close``
+  columns of the Yahoo Finance extract that the ``arch`` package bundles, unchanged (its
+  README names the source and the licence).
 - ``csv``: a file with a date column and a close column (optionally open/high/low/volume).
 - ``yfinance``: any ticker, online, through the optional ``yfinance`` package
   (``pip install 'keras-rnn[online]'``); fails within ~2 s when offline.
@@ -108,7 +110,7 @@ def load_series(
         length: the number of days of the generated sources.
     """
     if source in ("sp500", "nasdaq"):
-        return load_arch(source)
+        return load_bundled(source)
     if source == "csv":
         if csv is None:
             raise DataError("source 'csv' needs a file: pass --csv PATH (csv=...)")
@@ -126,25 +128,33 @@ def load_series(
 
 # --- offline real data ---------------------------------------------------------------------------
 
-_ARCH = {
-    "sp500": ("S&P 500 (^GSPC)", "sp500"),
-    "nasdaq": ("NASDAQ Composite (^IXIC)", "nasdaq"),
+BUNDLED = {
+    "sp500": ("S&P 500 (^GSPC)", "sp500.csv"),
+    "nasdaq": ("NASDAQ Composite (^IXIC)", "nasdaq.csv"),
 }
 
 
-def load_arch(which: str = "sp500") -> PriceSeries:
-    """Daily closes bundled with the ``arch`` package (Yahoo Finance extract, 1999-2018)."""
-    import importlib
-    from importlib.metadata import version
+def load_bundled(which: str = "sp500") -> PriceSeries:
+    """Daily closes shipped with this package (Yahoo Finance extract via ``arch``, 1999-2018).
 
-    name, module = _ARCH[which]
-    frame = importlib.import_module(f"arch.data.{module}").load()
+    The file holds ``date,close`` rows, the closes written as Python's shortest round-trip
+    ``repr``, so ``float()`` reads back exactly the numbers ``arch.data.<which>.load()`` gives.
+    Needs neither pandas nor ``arch``.
+    """
+    from importlib.resources import files
+
+    if which not in BUNDLED:
+        raise DataError(f"no bundled series {which!r}: expected one of {', '.join(BUNDLED)}")
+    name, filename = BUNDLED[which]
+    resource = files("keras_rnn.data.stock") / "bundled" / filename
+    rows = resource.read_text(encoding="utf-8").splitlines()[1:]
+    dates, closes = zip(*(row.split(",") for row in rows if row), strict=True)
     return PriceSeries(
         name=name,
-        source=f"arch.data.{module}.load() (Yahoo Finance daily 'Close', bundled with arch "
-        f"{version('arch')}; offline)",
-        dates=frame.index.values,
-        close=frame["Close"].to_numpy(),
+        source=f"bundled file keras_rnn/data/stock/bundled/{filename} (Yahoo Finance daily "
+        "'Close', 1999-2018, as distributed with the arch package; offline)",
+        dates=np.array(dates, dtype="datetime64[D]"),
+        close=np.array([float(c) for c in closes], dtype=np.float64),
     )
 
 

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--source",
         choices=SOURCES,
         default="sp500",
-        help="sp500/nasdaq: daily closes 1999-2018 bundled with the `arch` package (offline); "
+        help="sp500/nasdaq: daily closes 1999-2018 shipped in the package (Yahoo Finance via `arch`, offline); "
         "csv: --csv PATH; yfinance: --ticker, online (pip install 'keras-rnn[online]'); "
         "statland/synthetic: generated. Default: %(default)s",
     )

@@ -1,0 +1,25 @@
+"""Package list for setuptools; all other metadata is in pyproject.toml.
+
+The lessons live in ``tutorials/`` at the top of the checkout (they run as scripts from
+there), and an installed wheel carries them as ``keras_rnn/tutorials/`` so that
+``keras-rnn tutorial NAME`` finds them anywhere (``keras_rnn.tutorial_cli.tutorials_dir``).
+``packages.find`` in pyproject.toml cannot map one folder into another package, hence this
+file.
+"""
+
+from setuptools import find_packages, setup
+
+TUTORIALS = "keras_rnn.tutorials"
+
+setup(
+    packages=[*find_packages(include=["keras_rnn*", "keras_rnn_cli*", "serving*"]), TUTORIALS],
+    package_dir={TUTORIALS: "tutorials"},
+    package_data={
+        "keras_rnn": ["py.typed", "data/stock/bundled/*.csv", "data/stock/bundled/README.md"],
+        "keras_rnn_cli": ["py.typed"],
+        "serving": ["static/*", "static/**/*"],
+        TUTORIALS: ["*.py", "README.md"],
+    },
+    # Inside the wheel the lessons are files to run, not a package to import.
+    exclude_package_data={TUTORIALS: ["__pycache__/*"]},
+)
