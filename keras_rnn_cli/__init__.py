@@ -168,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     module = _load(args._module)
     if module is None:
-        print(f"keras-rnn: the module of this command ({args._module}) is not installed", file=sys.stderr)
+        print(
+            f"keras-rnn: the module of this command ({args._module}) is not installed",
+            file=sys.stderr,
+        )
         return 2
     # Imported here, not at the top: keras_rnn's __init__ loads TensorFlow.
     from keras_rnn.training.signals import TrainingInterrupted

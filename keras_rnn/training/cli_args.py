@@ -373,13 +373,16 @@ def _read_config_before_parsing(parser: argparse.ArgumentParser) -> None:
 
 try:  # Python >= 3.11
     import tomllib as _tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    _tomllib = None  # type: ignore[assignment]
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10: the same parser, from PyPI
+    try:
+        import tomli as _tomllib  # a core dependency on Python < 3.11 (pyproject.toml)
+    except ModuleNotFoundError:
+        _tomllib = None  # type: ignore[assignment]
 
 _TOMLDecodeError: type[Exception] = _tomllib.TOMLDecodeError if _tomllib else ValueError
 
 
 def _toml_loads(text: str) -> dict[str, Any]:
     if _tomllib is None:  # pragma: no cover
-        raise ValueError("reading TOML needs Python >= 3.11; use a .json config")
+        raise ValueError("reading TOML needs Python >= 3.11 or tomli (pip install tomli)")
     return _tomllib.loads(text)
