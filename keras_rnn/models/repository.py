@@ -53,6 +53,7 @@ def write_version(
     write: Callable[[Path], None],
     card: dict[str, Any] | None = None,
     version: int | None = None,
+    warmup: bool = True,
 ) -> Path:
     """Write a new version atomically and return its final path.
 
@@ -64,6 +65,8 @@ def write_version(
             ``name`` and ``version`` filled in.
         version: the version number; the next free one when omitted. An existing version is
             never overwritten.
+        warmup: write TensorFlow Serving's warm-up requests, one per signature, into
+            ``assets.extra/`` (:mod:`keras_rnn.models.warmup`).
     """
     base = Path(model_dir) / validate_name(name)
     base.mkdir(parents=True, exist_ok=True)
@@ -84,6 +87,10 @@ def write_version(
         write(staging)
         if not (staging / "saved_model.pb").is_file():
             raise RuntimeError(f"The export wrote no saved_model.pb into {staging}.")
+        if warmup:
+            from keras_rnn.models.warmup import write_warmup_requests
+
+            write_warmup_requests(staging, name)
         if card is not None:
             card = _finite({**card, "name": name, "version": version})
             (staging / CARD_FILE).write_text(
