@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 SERVICE_KEYS = {
     "image",
+    "pull_policy",
     "build",
     "command",
     "entrypoint",
@@ -91,6 +92,9 @@ def test_compose_wiring(compose):
         "models:/models:ro" in s["api"]["volumes"]
         and "models:/models:ro" in s["tfserving"]["volumes"]
     )
+    # our image is built, never pulled (it is on no registry)
+    assert s["api"]["pull_policy"] == s["trainer"]["pull_policy"] == "build"
+    assert s["api"]["build"]["context"] == "."
     assert s["api"]["deploy"]["replicas"] >= 2 and "ports" not in s["api"]  # only the lb publishes
     assert "/readyz" in " ".join(s["api"]["healthcheck"]["test"])
     assert s["tfserving"]["image"].startswith("tensorflow/serving:")
@@ -105,20 +109,17 @@ def test_commands_parse_with_our_cli(compose):
     assert api[0] == "keras-rnn"
     args = parser.parse_args(api[1:])
     assert args.command == "serve" and args.port == 8000 and args.host == "0.0.0.0"
-    trainer = compose["services"]["trainer"]["command"][-1]
-    steps = [shlex.split(part) for part in trainer.split("&&")]
-    assert [step[:3] for step in steps] == [
-        ["keras-rnn", "train", "stock"],
-        ["keras-rnn", "train", "text"],
-    ]
-    for step in steps:
-        assert step[step.index("--model-dir") + 1] == "/models"
+    # the trainer runs deploy/train-missing.sh (installed as `train-missing` in the image)
+    assert compose["services"]["trainer"]["command"] == ["train-missing"]
+    script = (REPO / "deploy/train-missing.sh").read_text()
+    steps = [shlex.split(line.strip()) for line in script.splitlines() if "keras-rnn train" in line]
+    steps = [step for step in steps if step[0] == "keras-rnn"]
+    assert steps == [["keras-rnn", "train", "$name", "--model-dir", "$MODEL_DIR"]]
+    for name in ("stock", "text"):
         try:
-            parsed = parser.parse_args(step[1:])
+            parsed = parser.parse_args(["train", name, "--model-dir", "/models"])
         except SystemExit:
-            pytest.skip(
-                f"`{' '.join(step)}` needs the predictor's CLI, which is not importable here"
-            )
+            pytest.skip(f"`keras-rnn train {name}` needs the predictor's CLI, not importable here")
         assert str(parsed.model_dir) == "/models"
 
 
