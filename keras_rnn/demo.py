@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         [
             sys.executable,
             "-m",
-            "keras_rnn.cli",
+            "keras_rnn_cli",  # the dispatcher alone: no Keras import in the server
             "serve",
             "--model-dir",
             str(model_dir),
