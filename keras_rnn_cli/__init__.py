@@ -128,7 +128,8 @@ def extras_message(path: tuple[str, ...], missing: dict[str, list[str]]) -> str:
     names = ",".join(COMMAND_EXTRAS[path])
     modules = ", ".join(m for absent in missing.values() for m in absent)
     return (
-        f"keras-rnn {' '.join(path)}: needs the optional `{names}` extra (not installed: "
+        f"keras-rnn {' '.join(path)}: needs the optional "
+        f"{'extras' if ',' in names else 'extra'} `{names}` (not installed: "
         f"{modules}); install it with: pip install 'keras-rnn[{names}]'"
     )
 
@@ -173,13 +174,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    # Imported here, not at the top: keras_rnn's __init__ loads TensorFlow.
-    from keras_rnn.training.signals import TrainingInterrupted
-
     try:
         return int(module.run(args) or 0)
-    except TrainingInterrupted as stop:
-        # The checkpoint is saved; exit as the shell expects for that signal (130, 143).
+    except KeyboardInterrupt as stop:
+        # A TrainingInterrupted (a KeyboardInterrupt) means the checkpoint is saved: exit as
+        # the shell expects for that signal (130, 143). Looked up, not imported: importing
+        # keras_rnn loads TensorFlow, which `serve` must not do in its parent process.
+        signals = sys.modules.get("keras_rnn.training.signals")
+        if signals is None or not isinstance(stop, signals.TrainingInterrupted):
+            raise
         print(f"keras-rnn: {stop}", file=sys.stderr)
         return stop.exit_code
 

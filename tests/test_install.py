@@ -135,6 +135,16 @@ def test_help_does_not_import_tensorflow(tmp_path, argv):
     assert time.perf_counter() - started < 20  # no TensorFlow import: well under a second quiet
 
 
+def test_serve_does_not_import_keras_rnn_or_tensorflow_in_the_parent(tmp_path):
+    """``keras-rnn serve`` runs through the dispatcher without ``import keras_rnn``: the
+    server's parent process (with --workers, a supervisor) stays free of TensorFlow."""
+    code = HELP.replace("main(sys.argv[1:])", "assert main(sys.argv[1:]) == 2").replace(
+        "assert stop.code == 0, stop.code", "raise"
+    )
+    out = _ok(_run([sys.executable, "-c", code, "serve", "--model-dir", "missing"], tmp_path))
+    assert "HEAVY []" in out, out
+
+
 @pytest.mark.parametrize(
     ("argv", "hidden", "extra"),
     [

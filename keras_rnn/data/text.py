@@ -164,7 +164,7 @@ def tfds_corpus(
         import tensorflow_datasets as tfds
     except ImportError as err:
         raise CorpusError(
-            "`tfds:` corpora need tensorflow-datasets: pip install tensorflow-datasets"
+            "`tfds:` corpora need tensorflow-datasets: pip install 'keras-rnn[tfds]'"
         ) from err
     kwargs = {"data_dir": os.fspath(data_dir)} if data_dir is not None else {}
     try:
