@@ -358,6 +358,7 @@ def installed(wheel, tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # the first of these pays for the fixture's TensorFlow install
 def test_pip_install_without_extras(installed, tmp_path):
     python = str(installed / "bin" / "python")
     listed = _ok(_run([python, "-m", "pip", "list", "--format", "freeze"], tmp_path))
@@ -412,6 +413,7 @@ EXTRA_CHECKS = {
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 @pytest.mark.parametrize("extra", sorted(EXTRA_CHECKS))
 def test_pip_install_with_each_extra(installed, wheel, tmp_path, extra):
     """``pip install 'keras-rnn.whl[EXTRA]'`` on top of the core: the extra's feature works."""
