@@ -401,8 +401,8 @@ EXTRA_CHECKS = {
             "--quiet",
         ],
         0,
-        "Exported",
-    ),  # the rich table and the matplotlib plots
+        "history_plot: out/training.png\nexported m/stock/1",
+    ),  # the rich table, the matplotlib plots, the export
     "tutorials": (["keras-rnn", "tutorial", "statland", "--quick", "--output-dir", "out"], 0, ""),
     "plots": (["python", "-c", "import matplotlib; print('ok')"], 0, "ok"),
     "tfds": (["python", "-c", "import tensorflow_datasets; print('ok')"], 0, "ok"),
