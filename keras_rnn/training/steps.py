@@ -34,17 +34,39 @@ LossFn = Callable[[Any, Any], Any]
 
 
 def resolve_loss(loss: str | keras.losses.Loss | LossFn) -> LossFn:
-    """A function ``(y_true, y_pred) -> per-element losses`` (no reduction)."""
+    """A function ``(y_true, y_pred) -> per-element losses`` (no reduction), computed in
+    float32 (the loss's own dtype for a Keras ``Loss``).
+
+    ``Loss.call`` returns unreduced values where ``Loss.__call__`` would reduce, but it skips
+    the cast ``__call__`` makes first: under ``mixed_float16`` the model's float16 outputs
+    would give a float16 loss, which overflows (max 65,504) for a squared error of 300.
+    So the inputs are cast here, as Keras does, before the loss is computed.
+    """
+    if not isinstance(loss, keras.losses.Loss):
+        loss = keras.losses.get(loss)
     if isinstance(loss, keras.losses.Loss):
-        return loss.call  # Loss.call returns unreduced values; __call__ would reduce
-    resolved = keras.losses.get(loss)
-    if isinstance(resolved, keras.losses.Loss):
-        return resolved.call
-    if not callable(resolved):
+        fn, dtype = loss.call, loss.dtype or "float32"
+    elif callable(loss):
+        fn, dtype = loss, "float32"
+    else:
         raise ValueError(
             f"Expected `loss` to be a loss name, a keras Loss or a function, got {loss!r}"
         )
-    return resolved
+
+    def in_float32(y_true: Any, y_pred: Any) -> Any:
+        return fn(_to_float(y_true, dtype), _to_float(y_pred, dtype))
+
+    return in_float32
+
+
+def _to_float(values: Any, dtype: str) -> Any:
+    """Floating tensors (any nesting) cast to ``dtype``; integer labels left as they are."""
+
+    def cast(x: Any) -> Any:
+        x = tf.convert_to_tensor(x)
+        return tf.cast(x, dtype) if x.dtype.is_floating else x
+
+    return tf.nest.map_structure(cast, values)
 
 
 def per_example_loss(
@@ -148,6 +170,10 @@ class Steps:
         if scale is not None:
             grads = [None if g is None else tf.cast(g, tf.float32) / scale for g in grads]
         grads, norm = clip_gradients(grads, self.clip_norm, self.clip_value)
+        if scale is not None:
+            # An overflowed step (inf or nan gradients; the loss-scale optimizer skips it) is
+            # reported with the norm inf, whichever of the two the sum of squares gave.
+            norm = tf.where(tf.math.is_finite(norm), norm, tf.constant(float("inf"), norm.dtype))
         # Hand the optimizer what it expects: per-replica shares that it sums, still scaled.
         factor = (1.0 if scale is None else scale) / replicas
         if scale is not None or replicas > 1:
