@@ -179,10 +179,19 @@ class CheckpointStore:
 
     # --- save ------------------------------------------------------------------------------
 
-    def save(self, global_step: int) -> str:
-        """Write ``ckpt-<global_step>`` atomically; return its prefix. Re-saving a step is a
-        no-op."""
-        if self._last_saved is not None and self._last_saved[0] == global_step:
+    def save(self, global_step: int, overwrite: bool = False) -> str:
+        """Write ``ckpt-<global_step>`` atomically; return its prefix.
+
+        Saving the step saved last again is a no-op unless ``overwrite`` (the state changed
+        without a step: an epoch's end after a save at its last step). An overwritten
+        checkpoint's old ``.index`` goes first, so a kill meanwhile leaves the previous
+        checkpoint as the newest, never a mix of the two.
+        """
+        if (
+            not overwrite
+            and self._last_saved is not None
+            and self._last_saved[0] == global_step
+        ):
             return self._last_saved[1]
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{PREFIX}-{global_step}"
@@ -194,6 +203,7 @@ class CheckpointStore:
             self.checkpoint.save_counter.assign_add(1)
             self.checkpoint.write(str(tmp / name))
             if self.write:
+                Path(f"{final}.index").unlink(missing_ok=True)
                 files = [p for p in tmp.iterdir() if p.is_file() and p.name.startswith(name)]
                 for path in files:
                     _fsync(path)

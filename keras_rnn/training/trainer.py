@@ -329,7 +329,9 @@ class Trainer:
                     callback.on_epoch_end(epoch, logs)
                 epoch += 1
                 skip = 0
-                path = self._save(history, user_callbacks, epoch, 0)
+                # Overwrite a save made at the epoch's last step: the counters (next epoch)
+                # and the callbacks' state (an early stop) changed since.
+                path = self._save(history, user_callbacks, epoch, 0, overwrite=True)
                 if stop.received:
                     raise TrainingInterrupted(stop.received, path)
             for callback in all_callbacks:
@@ -359,7 +361,12 @@ class Trainer:
     # --- checkpoints -----------------------------------------------------------------------
 
     def _save(
-        self, history: History, callbacks: list[Callback], epoch: int, step_in_epoch: int
+        self,
+        history: History,
+        callbacks: list[Callback],
+        epoch: int,
+        step_in_epoch: int,
+        overwrite: bool = False,
     ) -> str | None:
         if self._store is None:
             return None
@@ -372,7 +379,7 @@ class Trainer:
         self._counters["global_step"].assign(self.global_step)
         state["stopped"] = bool(self.stop_training)
         self._counters["state"].assign(json.dumps(state, allow_nan=True))
-        return self._store.save(self.global_step)
+        return self._store.save(self.global_step, overwrite=overwrite)
 
     def _restore(self, history: History, callbacks: list[Callback]) -> tuple[int, int]:
         """Restore the newest good checkpoint; return (epoch, step in epoch) to go on from."""
