@@ -87,7 +87,7 @@ def test_a_self_reshuffling_pipeline_is_refused_when_checkpointing(tmp_path):
 
 def test_stock_and_text_pipelines_draw_their_order_from_seed_and_epoch():
     from keras_rnn.data.stock import PriceScaler, chronological_split, load_series, part_windows
-    from keras_rnn.data.stock.windows import training_data, to_dataset
+    from keras_rnn.data.stock.windows import to_dataset, training_data
     from keras_rnn.data.text import sequence_dataset
 
     series = load_series("synthetic", length=300)
@@ -207,9 +207,7 @@ def test_a_schedule_relative_to_the_rate_is_applied_once_per_epoch_across_a_resu
     directory = tmp_path / "ckpt"
     first = trainer(directory, every=100)
     with pytest.raises(TrainingInterrupted):
-        first.fit(
-            data(), epochs=3, callbacks=[LearningRateScheduler(halve_after_first), TermAt(9)]
-        )
+        first.fit(data(), epochs=3, callbacks=[LearningRateScheduler(halve_after_first), TermAt(9)])
     resumed = trainer(directory, every=100)
     history = resumed.fit(data(), epochs=3, callbacks=[LearningRateScheduler(halve_after_first)])
     np.testing.assert_allclose(history.history["learning_rate"], [0.01, 0.005, 0.0025])
