@@ -187,11 +187,7 @@ class CheckpointStore:
         checkpoint's old ``.index`` goes first, so a kill meanwhile leaves the previous
         checkpoint as the newest, never a mix of the two.
         """
-        if (
-            not overwrite
-            and self._last_saved is not None
-            and self._last_saved[0] == global_step
-        ):
+        if not overwrite and self._last_saved is not None and self._last_saved[0] == global_step:
             return self._last_saved[1]
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{PREFIX}-{global_step}"

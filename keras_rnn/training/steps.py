@@ -168,7 +168,7 @@ class Steps:
             grads = _all_reduce_sum(ctx, grads)
         scale = self._loss_scale()
         if scale is not None:
-            grads = [None if g is None else tf.cast(g, tf.float32) / scale for g in grads]
+            grads = [_scaled(g, 1.0 / scale) for g in grads]
         grads, norm = clip_gradients(grads, self.clip_norm, self.clip_value)
         if scale is not None:
             # An overflowed step (inf or nan gradients; the loss-scale optimizer skips it) is
@@ -177,7 +177,7 @@ class Steps:
         # Hand the optimizer what it expects: per-replica shares that it sums, still scaled.
         factor = (1.0 if scale is None else scale) / replicas
         if scale is not None or replicas > 1:
-            grads = [None if g is None else g * factor for g in grads]
+            grads = [_scaled(g, factor) for g in grads]
         self.optimizer.apply_gradients(
             [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
         )
@@ -195,6 +195,17 @@ class Steps:
         for metric in self.metrics:
             metric.update_state(y, y_pred, sample_weight)
         return loss
+
+
+def _scaled(grad: Any, factor: Any) -> Any:
+    """``grad * factor`` in float32, for dense gradients and ``tf.IndexedSlices`` (an
+    embedding's) alike; None stays None."""
+    if grad is None:
+        return None
+    if isinstance(grad, tf.IndexedSlices):
+        values = tf.cast(grad.values, tf.float32) * factor
+        return tf.IndexedSlices(values, grad.indices, grad.dense_shape)
+    return tf.cast(grad, tf.float32) * factor
 
 
 def _all_reduce_sum(ctx: tf.distribute.ReplicaContext, grads: list) -> list:

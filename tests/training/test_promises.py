@@ -317,3 +317,20 @@ def test_copy_helpers_are_not_shared_state(tmp_path):
     trainer(directory).fit(data(), epochs=1)
     shutil.copytree(directory, tmp_path / "b")
     assert steps(tmp_path / "b") == [2, 4, 6]
+
+
+def test_an_embeddings_gradient_norm_is_the_norm_of_the_summed_rows():
+    """Token 1 appears three times: the tape gives three slices for row 1; the gradient is
+    their sum, and the norm logged (and clipped) must be the dense gradient's."""
+    from keras_rnn.training.clipping import clip_gradients
+
+    embedding = keras.layers.Embedding(10, 3)
+    tokens = tf.constant([[1, 1, 2, 1]])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(embedding(tokens))
+    (grad,) = tape.gradient(loss, embedding.trainable_variables)
+    assert isinstance(grad, tf.IndexedSlices)
+    (clipped,), norm = clip_gradients([grad], clip_norm=1.0)
+    dense = tf.convert_to_tensor(grad)
+    assert float(norm) == pytest.approx(float(tf.norm(dense)))  # sqrt(3 * 3² + 3 * 1²)
+    np.testing.assert_allclose(tf.convert_to_tensor(clipped), dense / tf.norm(dense), rtol=1e-6)

@@ -121,10 +121,12 @@ def run(args: argparse.Namespace) -> int:
         return _fail(problem)
 
     from keras_rnn.data.stock import DataError, load_series
+    from keras_rnn.models.repository import remove_orphans
     from keras_rnn.models.stock.train import train_and_export
     from keras_rnn.training.checkpoints import CheckpointError
 
     configure_runtime(args)  # the strategy before any TensorFlow op, then the seeds
+    remove_orphans(args.model_dir, "stock")  # what an export killed earlier left
     try:
         series = load_series(
             args.source, csv=args.csv, ticker=args.ticker, seed=args.seed or 0, length=args.days

@@ -201,6 +201,7 @@ def _fail(flag: str, value: object, message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from keras_rnn.data.text import CorpusError
+    from keras_rnn.models.repository import remove_orphans
     from keras_rnn.models.text.train import train_and_export
     from keras_rnn.training.checkpoints import CheckpointError
     from keras_rnn.training.cli_args import check_training_args, configure_runtime
@@ -215,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"keras-rnn train text: error: {problem}", file=sys.stderr)
         return 2
     configure_runtime(args)
+    remove_orphans(args.model_dir, "text")  # what an export killed earlier left
     try:
         path = train_and_export(**options)
     except CorpusError as err:

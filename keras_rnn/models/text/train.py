@@ -186,10 +186,11 @@ def train(opts: TextOptions) -> TrainResult:
             layers=opts.layers,
             embedding_dim=opts.embedding_dim,
         )
+        optimizer = keras.optimizers.Adam(opts.learning_rate)  # its slots live on every replica
     trainer = Trainer(
         model,
         sequence_loss(),
-        keras.optimizers.Adam(opts.learning_rate),
+        optimizer,
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         **_trainer_kwargs(opts),
     )
