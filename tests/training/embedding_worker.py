@@ -38,7 +38,9 @@ def main() -> None:
     norms_one, weights_one = run(tf.distribute.get_strategy())
     norms_two, weights_two = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
     norms = float(np.max(np.abs(norms_one - norms_two) / norms_one))
-    weights = max(float(np.max(np.abs(a - b))) for a, b in zip(weights_one, weights_two))
+    weights = max(
+        float(np.max(np.abs(a - b))) for a, b in zip(weights_one, weights_two, strict=True)
+    )
     print(f"norms_rel {norms:.3e} weights_abs {weights:.3e}")
 
 
