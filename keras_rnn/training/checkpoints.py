@@ -142,24 +142,24 @@ class CheckpointStore:
     # --- clean up --------------------------------------------------------------------------
 
     def clean(self) -> list[Path]:
-        """Remove what interrupted saves left: temporary directories (``.tmp-ckpt-*``, the
-        ``*_temp`` folders and ``.worker-scratch-*`` of older versions) and data files whose
-        ``.index`` never arrived. Return what was removed. Only the chief cleans."""
+        """Remove what interrupted saves left: temporary directories and list files
+        (``.tmp-ckpt-*``; the ``*_temp`` folders and ``.worker-scratch-*`` of older versions)
+        and data files whose ``.index`` never arrived. Return what was removed. Only the
+        chief cleans."""
         if not self.write or not self.directory.is_dir():
             return []
         indexed = {step for step, _ in _indexed(self.directory)}
         removed = []
         for path in self.directory.iterdir():
             name = path.name
-            orphan_dir = path.is_dir() and (
-                name.startswith((TMP_PREFIX, ".worker-scratch-"))
-                or (name.startswith(f"{PREFIX}-") and name.endswith("_temp"))
+            temporary = name.startswith((TMP_PREFIX, ".worker-scratch-")) or (
+                path.is_dir() and name.startswith(f"{PREFIX}-") and name.endswith("_temp")
             )
             data = _DATA.match(name)
             orphan_data = data is not None and int(data.group(1)) not in indexed
-            if orphan_dir:
+            if temporary and path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
-            elif orphan_data:
+            elif temporary or orphan_data:  # a list file cut short; data without an index
                 path.unlink(missing_ok=True)
             else:
                 continue

@@ -156,6 +156,7 @@ def test_leftovers_of_kills_are_removed_at_start(tmp_path):
     (directory / "ckpt-300_temp").mkdir()  # what a kill inside TensorFlow's save left
     (directory / "ckpt-300_temp" / "part-00000-of-00001.index").write_bytes(b"x")
     (directory / ".tmp-ckpt-7-abc").mkdir()
+    (directory / ".tmp-ckpt-list-xyz").write_text('model_checkpoint_path: "ckpt-')  # cut short
     (directory / "ckpt-9.data-00000-of-00001").write_bytes(b"no index ever came")
     (directory / "checkpoint").write_bytes(b"\xff\xfe garbage \x00")  # a damaged list file
     trainer(directory, keep_checkpoints=3).fit(data(), epochs=2)
