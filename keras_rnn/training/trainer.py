@@ -53,7 +53,9 @@ class Trainer:
         checkpoint_dir: where checkpoints go (None: no checkpoints, no resume).
         checkpoint_every: also checkpoint every this many steps (always at epoch ends).
         keep_checkpoints: how many of the newest checkpoints to keep.
-        resume: restore the newest checkpoint in ``checkpoint_dir`` when there is one.
+        resume: restore the newest checkpoint in ``checkpoint_dir`` when there is one. False
+            starts over, and refuses a directory that holds checkpoints (a directory whose
+            checkpoints are all damaged, in ``corrupt/``, is refused with ``resume=True``).
         log_dir: TensorBoard log directory (None: no logs).
         verbose: 1 for a progress bar per epoch, 0 for quiet.
         seed: seeds every RNG at the start of ``fit`` (data order, dropout); build the model
