@@ -141,6 +141,18 @@ class CheckpointStore:
 
     # --- clean up --------------------------------------------------------------------------
 
+    def remove_all(self) -> None:
+        """Delete every checkpoint (``corrupt/`` and the list file included): a restart."""
+        if not self.write or not self.directory.is_dir():
+            return
+        for prefix in self.candidates():
+            Path(f"{prefix}.index").unlink(missing_ok=True)  # invisible first
+        for path in self.directory.iterdir():
+            if path.name == LIST_FILE or _DATA.match(path.name):
+                path.unlink(missing_ok=True)
+        shutil.rmtree(self.directory / CORRUPT_DIR, ignore_errors=True)
+        self._last_saved = None
+
     def clean(self) -> list[Path]:
         """Remove what interrupted saves left: temporary directories and list files
         (``.tmp-ckpt-*``; the ``*_temp`` folders and ``.worker-scratch-*`` of older versions)

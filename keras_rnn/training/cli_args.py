@@ -41,6 +41,7 @@ _TRAINER_KEYS = (
     "checkpoint_every",
     "keep_checkpoints",
     "resume",
+    "restart",
     "log_dir",
     "seed",
     "jit_compile",
@@ -172,6 +173,11 @@ def add_training_arguments(
         help="resume from the newest checkpoint in --checkpoint-dir; default: resume",
     )
     group.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete the checkpoints in --checkpoint-dir (damaged ones too) and start over",
+    )
+    group.add_argument(
         "--log-dir",
         default=log_dir,
         metavar="DIR",
@@ -258,7 +264,7 @@ def check_training_args(
         problem = writable_directory_problem(Path(value))
         if problem:
             return f"argument {flag} {value!r}: {problem}"
-    if args.checkpoint_dir is not None and not args.resume:
+    if args.checkpoint_dir is not None and not args.resume and not args.restart:
         found = (
             sorted(Path(args.checkpoint_dir).glob("ckpt-*.index"))
             if Path(args.checkpoint_dir).is_dir()
@@ -268,7 +274,8 @@ def check_training_args(
             return (
                 f"argument --no-resume: --checkpoint-dir {args.checkpoint_dir!r} already holds "
                 f"checkpoints ({found[-1].name[: -len('.index')]}); drop --no-resume to resume "
-                "from them, or give an empty --checkpoint-dir to start over"
+                "from them, --restart to delete them and start over, or give an empty "
+                "--checkpoint-dir"
             )
     return None
 

@@ -56,6 +56,8 @@ class Trainer:
         resume: restore the newest checkpoint in ``checkpoint_dir`` when there is one. False
             starts over, and refuses a directory that holds checkpoints (a directory whose
             checkpoints are all damaged, in ``corrupt/``, is refused with ``resume=True``).
+        restart: delete the checkpoints in ``checkpoint_dir`` (``corrupt/`` too) and train
+            from the start.
         log_dir: TensorBoard log directory (None: no logs).
         verbose: 1 for a progress bar per epoch, 0 for quiet.
         seed: seeds every RNG at the start of ``fit`` (data order, dropout); build the model
@@ -81,6 +83,7 @@ class Trainer:
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
         resume: bool = True,
+        restart: bool = False,
         log_dir: str | None = None,
         verbose: int = 1,
         seed: int | None = None,
@@ -116,6 +119,7 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.keep_checkpoints = keep_checkpoints
         self.resume = resume
+        self.restart = restart
         self.log_dir = log_dir
         self.verbose = verbose
         self.seed = seed
@@ -388,6 +392,10 @@ class Trainer:
         if self._store is None:
             return 0, 0
         self._store.clean()
+        if self.restart:
+            self._store.remove_all()
+            self._progress.say(f"Restarting: removed the checkpoints in {self.checkpoint_dir}")
+            return 0, 0
         if not self.resume:
             found = self._store.candidates()
             if found:

@@ -142,3 +142,6 @@ def test_a_garbage_list_file_then_every_checkpoint_damaged(tmp_path, capsys, tra
         refused(capsys, again, "argument --checkpoint-dir", "--no-resume")
     refused(capsys, again, "argument --checkpoint-dir", "--no-resume")  # and again
     assert main([*tiny(tmp_path, "--checkpoint-dir", str(trained)), "--no-resume"]) == 0
+    assert (trained / "corrupt").is_dir()
+    assert main([*tiny(tmp_path, "--checkpoint-dir", str(trained)), "--restart"]) == 0
+    assert not (trained / "corrupt").exists()

@@ -195,6 +195,21 @@ def test_every_checkpoint_damaged_is_refused_every_time_until_no_resume(tmp_path
     fresh = trainer(directory, resume=False)
     fresh.fit(data(), epochs=1)
     assert fresh.global_step == 6 and steps(directory) == [2, 4, 6]
+    assert (directory / "corrupt").is_dir()  # kept for a look, until a restart
+
+
+def test_restart_removes_the_checkpoints_and_trains_from_the_start(tmp_path):
+    directory = tmp_path / "ckpt"
+    trainer(directory).fit(data(), epochs=1)
+    (directory / "corrupt").mkdir()
+    (directory / "corrupt" / "ckpt-1.index").write_bytes(b"damaged")
+    again = trainer(directory, restart=True)
+    again.fit(data(), epochs=1)
+    assert again.global_step == 6 and steps(directory) == [2, 4, 6]
+    assert not (directory / "corrupt").exists()
+    reference = trainer(None)
+    reference.fit(data(), epochs=1)
+    assert_same_weights(again.model, reference.model)
 
 
 # --- schedules and early stopping ------------------------------------------------------------
