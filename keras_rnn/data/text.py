@@ -351,13 +351,19 @@ def sequence_dataset(
     shuffle: bool = True,
     seed: int | None = None,
     drop_remainder: bool = False,
+    epoch: int = 0,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of ``(x, y)`` int32 batches ``(batch, seq_len)``.
 
-    For resumable training use :func:`window_examples` with
-    :func:`keras_rnn.training.data.shuffled_per_epoch` (an order that is a function of the epoch).
+    With ``shuffle`` the order is that of ``epoch`` (a function of ``(seed, epoch)``, the same
+    on every iteration, from :func:`keras_rnn.training.data.shuffled_per_epoch`). To train,
+    pass ``shuffled_per_epoch(window_examples(...), batch_size, seed=...)`` itself: a new
+    order each epoch, the same after a resume.
     """
     ds = window_examples(ids, seq_len, stride)
     if shuffle:
-        ds = ds.shuffle(int(ds.cardinality()), seed=seed, reshuffle_each_iteration=True)
+        from keras_rnn.training.data import shuffled_per_epoch
+
+        by_epoch = shuffled_per_epoch(ds, batch_size, seed=seed or 0, drop_remainder=drop_remainder)
+        return by_epoch(epoch)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

@@ -4,6 +4,10 @@ Layout: ``<model_dir>/<name>/<version>/`` with positive integer versions, the ne
 highest. A version is written into a hidden temporary directory beside its final place and
 renamed into place only when complete, so a reader (the service, TF Serving) never sees a
 half-written version, and a failed export leaves the previous good versions untouched.
+
+A process killed during an export leaves its temporary directory
+(``<model_dir>/<name>/.tmp-<version>-<pid>-*``); :func:`remove_orphans` deletes those whose
+process is gone, at the next export and when a training command starts.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ from typing import Any
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CARD_FILE = "model_card.json"
+TMP_PREFIX = ".tmp-"
+_TMP = re.compile(r"^\.tmp-\d+-(?:(\d+)-)?")
+# A temporary directory without a process id (written before ids were recorded) is an
+# orphan once it is this old: no export takes an hour.
+LEGACY_ORPHAN_AGE_S = 3600.0
 
 
 def validate_name(name: str) -> str:
@@ -81,7 +90,8 @@ def write_version(
         raise FileExistsError(
             f"Model version {final} already exists; versions are never overwritten."
         )
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
+    remove_orphans(model_dir, name)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{version}-{os.getpid()}-", dir=base))
     try:
         staging = tmp / "export"
         write(staging)
@@ -101,6 +111,44 @@ def write_version(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def remove_orphans(model_dir: str | os.PathLike, name: str) -> list[Path]:
+    """Delete the temporary directories that killed exports left under ``<model_dir>/<name>``.
+
+    A directory ``.tmp-<version>-<pid>-*`` is an orphan when no process ``pid`` runs on this
+    machine (a running export keeps its own); one without a pid when older than an hour.
+    Returns what was removed.
+    """
+    import time
+
+    base = Path(model_dir) / validate_name(name)
+    if not base.is_dir():
+        return []
+    removed = []
+    for path in base.iterdir():
+        match = _TMP.match(path.name)
+        if not match or not path.is_dir():
+            continue
+        pid = match.group(1)
+        if pid is not None:
+            orphan = int(pid) != os.getpid() and not _process_exists(int(pid))
+        else:
+            orphan = time.time() - path.stat().st_mtime > LEGACY_ORPHAN_AGE_S
+        if orphan:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's
+        return True
+    return True
 
 
 def read_card(version_dir: str | os.PathLike) -> dict[str, Any] | None:

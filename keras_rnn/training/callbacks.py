@@ -162,13 +162,27 @@ class EarlyStopping(Callback):
 class LearningRateScheduler(Callback):
     """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``.
 
-    Being a function of the epoch, it gives the same rates after a resume.
+    Each epoch's step is applied once per run, resumes included: the rate is saved with the
+    optimizer in the checkpoint, and the epoch whose step was last applied is saved with
+    this callback's state, so an epoch resumed in its middle keeps its rate instead of
+    applying ``schedule`` to it a second time (which would halve it twice with
+    ``lambda epoch, lr: lr * 0.5``).
     """
 
     def __init__(self, schedule: Callable[[int, float], float]) -> None:
         self.schedule = schedule
+        self.applied_epoch = -1
+
+    def get_state(self) -> dict[str, Any]:
+        return {"applied_epoch": self.applied_epoch}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.applied_epoch = int(state.get("applied_epoch", -1))
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        if epoch <= self.applied_epoch:
+            return
+        self.applied_epoch = epoch
         optimizer = self.trainer.base_optimizer
         lr = float(self.schedule(epoch, float(np.asarray(optimizer.learning_rate))))
         if not math.isfinite(lr) or lr < 0:
@@ -196,6 +210,14 @@ class TensorBoard(Callback):
         import tensorflow as tf
 
         if self.trainer.is_chief:
+            if getattr(self.trainer, "checkpoint_dir", None) and self.trainer.resume:
+                # Steps after the checkpoint the run goes on from were logged by the killed
+                # process and are about to be logged again: drop the old points.
+                drop_events_after(
+                    self.log_dir,
+                    self.trainer.global_step,
+                    getattr(self.trainer, "initial_epoch", 0),
+                )
             self._writer = tf.summary.create_file_writer(self.log_dir)
 
     def _write(self, prefix: str, step: int, logs: Logs | None) -> None:
@@ -219,6 +241,70 @@ class TensorBoard(Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def drop_events_after(log_dir: str, step: int, epoch: int) -> int:
+    """Remove, from the event files in ``log_dir``, ``train/*`` points after global ``step``
+    and ``epoch/*`` points of epochs from ``epoch`` on; return how many were removed.
+
+    A resumed run redoes the steps after its checkpoint; without this TensorBoard would hold
+    two points for each. Each file that changes is rewritten into a temporary file and
+    renamed over the old one, so a kill here loses nothing.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    removed = 0
+    root = Path(log_dir)
+    if not root.is_dir():
+        return 0
+    for path in sorted(root.rglob("events.out.tfevents.*")):
+        kept, dropped = [], 0
+        try:
+            raws = [record.numpy() for record in tf.data.TFRecordDataset(str(path))]
+        except tf.errors.DataLossError:  # a record cut short by the kill: drop the file's tail
+            raws, dropped = _readable_records(path), 1
+        for raw in raws:
+            event = event_pb2.Event.FromString(raw)
+            tags = [v.tag for v in event.summary.value]
+            redone = any(
+                (t.startswith("train/") and event.step > step)
+                or (t.startswith("epoch/") and event.step >= epoch)
+                for t in tags
+            )
+            if redone:
+                dropped += 1
+            else:
+                kept.append(raw)
+        if not dropped:
+            continue
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-events-", dir=path.parent)
+        os.close(fd)
+        with tf.io.TFRecordWriter(tmp) as writer:
+            for raw in kept:
+                writer.write(raw)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        removed += dropped
+    return removed
+
+
+def _readable_records(path) -> list[bytes]:
+    """The whole records at the start of a TFRecord file whose end is damaged."""
+    import tensorflow as tf
+
+    out = []
+    iterator = iter(tf.data.TFRecordDataset(str(path)))
+    while True:
+        try:
+            out.append(next(iterator).numpy())
+        except (StopIteration, tf.errors.DataLossError, tf.errors.OutOfRangeError):
+            return out
 
 
 def _scalar(tag: str, value: float) -> None:

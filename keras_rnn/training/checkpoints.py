@@ -1,26 +1,33 @@
-"""Checkpoints that lose nothing: what is saved, when, and how a damaged one is skipped.
+"""Checkpoints that lose nothing: what is saved, how it is written, how a damaged one is skipped.
 
 A checkpoint is a ``tf.train.Checkpoint`` of the model, the optimizer (slots, iteration
-count, loss scale), the running epoch metrics, and the counters that place the run in its
-data: ``epoch`` (0-based, the epoch in progress) and ``step_in_epoch`` (batches of that
-epoch already trained on), plus ``global_step`` and a JSON ``state`` string (history and
-callback state). Files are ``<dir>/ckpt-<global_step>.{index,data-*}``, listed in
-``<dir>/checkpoint`` by a ``tf.train.CheckpointManager`` that keeps the newest N.
+count, learning rate, loss scale), the running epoch metrics, and the counters that place the
+run in its data: ``epoch`` (0-based, the epoch in progress) and ``step_in_epoch`` (batches
+of that epoch already trained on), plus ``global_step`` and a JSON ``state`` string (history
+and callback state). Files are ``<dir>/ckpt-<global_step>.{index,data-*}``; the ``checkpoint``
+list file beside them is written for ``tf.train.latest_checkpoint`` but never trusted.
 
-Why a kill at any moment is safe: TensorFlow writes a checkpoint's files first and then
-replaces the ``checkpoint`` list atomically (write + rename), so a save cut short leaves
-the previous list, and the previous checkpoint, intact. What is still checked on restore:
-a listed checkpoint whose files were damaged later (truncated, bit flips: the bundle
-format keeps a CRC32C per tensor) or are missing. :meth:`CheckpointStore.restore_latest`
-tries the newest first and falls back to older ones with a warning, moving the bad files
-aside into ``<dir>/corrupt/`` (the manager forgets them at its next rotation).
+Atomic saves: a checkpoint is written into a temporary directory ``<dir>/.tmp-ckpt-*``,
+every file is fsync'ed, then the data files and, last, the ``.index`` are renamed into
+``<dir>`` and the directory is fsync'ed. A checkpoint exists exactly when its ``.index``
+does, so a save cut short at any moment (SIGKILL, power loss) leaves nothing a restore
+would read; the leftovers (the temporary directory, data files without an index,
+``*_temp`` folders of older versions) are removed at the next start by :meth:`clean`.
+
+On restore the directory is scanned, newest first. A checkpoint damaged later (truncated,
+bit flips: the bundle format keeps a CRC32C per tensor) is moved aside into
+``<dir>/corrupt/`` with a warning and the previous one is used. When every checkpoint is
+damaged, :class:`CheckpointError` is raised, and raised again on every later start as long
+as ``corrupt/`` holds the only checkpoints: starting over silently would throw the run away.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -30,11 +37,15 @@ from google.protobuf.message import DecodeError
 log = logging.getLogger(__name__)
 
 PREFIX = "ckpt"
+LIST_FILE = "checkpoint"
+CORRUPT_DIR = "corrupt"
+TMP_PREFIX = ".tmp-ckpt-"
 _NUMBER = re.compile(rf"^{PREFIX}-(\d+)\.index$")
+_DATA = re.compile(rf"^{PREFIX}-(\d+)\.data-\d+-of-\d+$")
 
 
 class CheckpointError(RuntimeError):
-    """No checkpoint in the directory could be restored."""
+    """The checkpoints in the directory cannot be used; the message (one line) says why."""
 
 
 class CheckpointStore:
@@ -45,7 +56,7 @@ class CheckpointStore:
         directory: where the files go; created when missing.
         keep: how many of the newest checkpoints to keep.
         write: False on non-chief workers of a multi-worker run: they take part in the
-            save (it is collective) but write into a scratch directory that is removed.
+            save (it is collective) but their copy is discarded.
     """
 
     def __init__(
@@ -61,51 +72,45 @@ class CheckpointStore:
         self.directory = Path(directory)
         self.keep = keep
         self.write = write
-        self._manager: tf.train.CheckpointManager | None = None
         self._last_saved: tuple[int, str] | None = None
 
-    # --- restore ---------------------------------------------------------------------------
+    # --- what is there ---------------------------------------------------------------------
 
     def candidates(self) -> list[Path]:
-        """Checkpoint prefixes found in the directory, newest (highest step) first.
+        """Checkpoint prefixes in the directory, newest (highest step) first.
 
         The directory is scanned rather than the ``checkpoint`` list trusted: a damaged list
         must not hide good checkpoints.
         """
-        if not self.directory.is_dir():
-            return []
-        found = []
-        for path in self.directory.iterdir():
-            match = _NUMBER.match(path.name)
-            if match:
-                found.append((int(match.group(1)), self.directory / f"{PREFIX}-{match.group(1)}"))
-        return [prefix for _, prefix in sorted(found, reverse=True)]
+        return [prefix for _, prefix in _indexed(self.directory)]
+
+    def quarantined(self) -> list[Path]:
+        """Prefixes of the checkpoints moved to ``corrupt/``, newest first."""
+        return [prefix for _, prefix in _indexed(self.directory / CORRUPT_DIR)]
+
+    # --- restore ---------------------------------------------------------------------------
 
     def restore_latest(self) -> Path | None:
         """Restore the newest checkpoint that reads back whole; None when there is none.
 
         Damaged ones are moved to ``corrupt/`` with a warning. Raises
-        :class:`CheckpointError` when checkpoints exist but none can be restored (starting
-        over silently would throw away the run).
+        :class:`CheckpointError` when the checkpoints there cannot be restored, now or
+        (all damaged, in ``corrupt/``) before.
         """
-        candidates = self.candidates()
         failures = []
-        for prefix in candidates:
+        for prefix in self.candidates():
             try:
                 self.checkpoint.restore(str(prefix)).assert_existing_objects_matched()
             except (AssertionError, ValueError) as err:
                 # It reads, but does not fit: a different model, not a damaged file. Moving
                 # good checkpoints aside for that would be wrong; say so and stop.
                 raise CheckpointError(
-                    f"checkpoint {prefix} does not match the model being trained ({err}); "
-                    "resume with the model that wrote it, or use another checkpoint directory"
+                    f"checkpoint {prefix} does not match the model being trained "
+                    f"({_first_line(err)}); resume with the settings that wrote it, or use "
+                    "another checkpoint directory"
                 ) from err
             except (tf.errors.OpError, IndexError, OSError, DecodeError) as err:
-                reason = (
-                    str(err).strip().splitlines()[0][:300]
-                    if str(err).strip()
-                    else type(err).__name__
-                )
+                reason = _first_line(err)
                 failures.append(f"{prefix.name}: {reason}")
                 warnings.warn(
                     f"checkpoint {prefix} is damaged or incomplete ({reason}); "
@@ -116,46 +121,158 @@ class CheckpointStore:
                 self._quarantine(prefix)
                 continue
             return prefix
-        if failures:
+        damaged = self.quarantined()
+        if damaged:
+            names = ", ".join(p.name for p in damaged[:3]) + (", ..." if len(damaged) > 3 else "")
             raise CheckpointError(
-                f"none of the checkpoints in {self.directory} could be restored: "
-                + "; ".join(failures)
-                + ". Move the directory away (or pass --no-resume with a new --checkpoint-dir) "
-                "to start over."
+                f"none of the checkpoints in {self.directory} could be restored: every one is "
+                f"damaged ({names}, moved to {self.directory / CORRUPT_DIR}). Pass --no-resume "
+                "(resume=False) to start over in this directory, or use another one"
             )
         return None
 
     def _quarantine(self, prefix: Path) -> None:
         if not self.write:
             return
-        corrupt = self.directory / "corrupt"
+        corrupt = self.directory / CORRUPT_DIR
         corrupt.mkdir(exist_ok=True)
         for path in self.directory.glob(f"{prefix.name}.*"):
             shutil.move(str(path), corrupt / path.name)
 
+    # --- clean up --------------------------------------------------------------------------
+
+    def remove_all(self) -> None:
+        """Delete every checkpoint (``corrupt/`` and the list file included): a restart."""
+        if not self.write or not self.directory.is_dir():
+            return
+        for prefix in self.candidates():
+            Path(f"{prefix}.index").unlink(missing_ok=True)  # invisible first
+        for path in self.directory.iterdir():
+            if path.name == LIST_FILE or _DATA.match(path.name):
+                path.unlink(missing_ok=True)
+        shutil.rmtree(self.directory / CORRUPT_DIR, ignore_errors=True)
+        self._last_saved = None
+
+    def clean(self) -> list[Path]:
+        """Remove what interrupted saves left: temporary directories and list files
+        (``.tmp-ckpt-*``; the ``*_temp`` folders and ``.worker-scratch-*`` of older versions)
+        and data files whose ``.index`` never arrived. Return what was removed. Only the
+        chief cleans."""
+        if not self.write or not self.directory.is_dir():
+            return []
+        indexed = {step for step, _ in _indexed(self.directory)}
+        removed = []
+        for path in self.directory.iterdir():
+            name = path.name
+            temporary = name.startswith((TMP_PREFIX, ".worker-scratch-")) or (
+                path.is_dir() and name.startswith(f"{PREFIX}-") and name.endswith("_temp")
+            )
+            data = _DATA.match(name)
+            orphan_data = data is not None and int(data.group(1)) not in indexed
+            if temporary and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif temporary or orphan_data:  # a list file cut short; data without an index
+                path.unlink(missing_ok=True)
+            else:
+                continue
+            removed.append(path)
+        if removed:
+            log.info("removed leftovers of interrupted saves: %s", [p.name for p in removed])
+        return removed
+
+    def prune(self) -> None:
+        """Keep the newest ``keep`` checkpoints; delete the others (index first)."""
+        if not self.write:
+            return
+        for _, prefix in _indexed(self.directory)[self.keep :]:
+            Path(f"{prefix}.index").unlink(missing_ok=True)  # invisible from here on
+            for path in self.directory.glob(f"{prefix.name}.data-*"):
+                path.unlink(missing_ok=True)
+
     # --- save ------------------------------------------------------------------------------
 
-    @property
-    def manager(self) -> tf.train.CheckpointManager:
-        if self._manager is None:
-            directory = self.directory if self.write else self._scratch()
-            directory.mkdir(parents=True, exist_ok=True)
-            self._manager = tf.train.CheckpointManager(
-                self.checkpoint, str(directory), max_to_keep=self.keep, checkpoint_name=PREFIX
-            )
-        return self._manager
+    def save(self, global_step: int, overwrite: bool = False) -> str:
+        """Write ``ckpt-<global_step>`` atomically; return its prefix.
 
-    def save(self, global_step: int) -> str:
-        """Write ``ckpt-<global_step>``; return its prefix. Re-saving a step is a no-op."""
-        if self._last_saved is not None and self._last_saved[0] == global_step:
+        Saving the step saved last again is a no-op unless ``overwrite`` (the state changed
+        without a step: an epoch's end after a save at its last step). An overwritten
+        checkpoint's old ``.index`` goes first, so a kill meanwhile leaves the previous
+        checkpoint as the newest, never a mix of the two.
+        """
+        if not overwrite and self._last_saved is not None and self._last_saved[0] == global_step:
             return self._last_saved[1]
-        path = self.manager.save(checkpoint_number=global_step)
-        self._last_saved = (global_step, path)
-        if not self.write:
-            shutil.rmtree(self._scratch(), ignore_errors=True)
-            self._manager = None
-        log.info("saved checkpoint %s", path)
-        return path
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{PREFIX}-{global_step}"
+        final = self.directory / name
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{global_step}-", dir=self.directory))
+        try:
+            # Checkpoint.save would count saves in `save_counter`; write() does not, so bump
+            # it here: a restore expects the variable (it exists once accessed).
+            self.checkpoint.save_counter.assign_add(1)
+            self.checkpoint.write(str(tmp / name))
+            if self.write:
+                Path(f"{final}.index").unlink(missing_ok=True)
+                files = [p for p in tmp.iterdir() if p.is_file() and p.name.startswith(name)]
+                for path in files:
+                    _fsync(path)
+                # The index last: a checkpoint is visible exactly when its .index exists.
+                for path in sorted(files, key=lambda p: p.name.endswith(".index")):
+                    publish(path, self.directory / path.name)
+                _fsync(self.directory)
+                self.prune()
+                self._write_list()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._last_saved = (global_step, str(final))
+        log.info("saved checkpoint %s", final)
+        return str(final)
 
-    def _scratch(self) -> Path:
-        return self.directory / f".worker-scratch-{id(self)}"
+    def _write_list(self) -> None:
+        """The ``checkpoint`` file ``tf.train.latest_checkpoint`` reads, replaced atomically."""
+        names = [p.name for p in reversed(self.candidates())]
+        if not names:
+            return
+        lines = [f'model_checkpoint_path: "{names[-1]}"']
+        lines += [f'all_model_checkpoint_paths: "{n}"' for n in names]
+        target = self.directory / LIST_FILE
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}list-", dir=self.directory)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write("\n".join(lines) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            publish(Path(tmp_name), target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+
+def publish(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst`` atomically (replacing it). One function, so tests can
+    interrupt a save between two renames."""
+    os.replace(src, dst)
+
+
+def _indexed(directory: Path) -> list[tuple[int, Path]]:
+    """(step, prefix) of every ``ckpt-<step>.index`` in ``directory``, newest first."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        match = _NUMBER.match(path.name)
+        if match:
+            found.append((int(match.group(1)), directory / f"{PREFIX}-{match.group(1)}"))
+    return sorted(found, reverse=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__

@@ -41,6 +41,7 @@ _TRAINER_KEYS = (
     "checkpoint_every",
     "keep_checkpoints",
     "resume",
+    "restart",
     "log_dir",
     "seed",
     "jit_compile",
@@ -172,6 +173,11 @@ def add_training_arguments(
         help="resume from the newest checkpoint in --checkpoint-dir; default: resume",
     )
     group.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete the checkpoints in --checkpoint-dir (damaged ones too) and start over",
+    )
+    group.add_argument(
         "--log-dir",
         default=log_dir,
         metavar="DIR",
@@ -218,12 +224,86 @@ def trainer_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def configure_runtime(args: argparse.Namespace) -> None:
-    """Seed, determinism and the mixed-precision policy: call it before building the model."""
-    from keras_rnn.training.devices import configure
+    """The strategy, seed, determinism and mixed-precision policy: call it first, before any
+    TensorFlow op (data pipelines included) and before building the model.
 
+    The strategy comes first because ``MultiWorkerMirroredStrategy`` configures TensorFlow's
+    collective ops, which TensorFlow allows only before its first op ("Collective ops must
+    be configured at program startup"). Names resolve to one cached instance, so the
+    training code that asks for the strategy by name later gets this one.
+    """
+    from keras_rnn.training.devices import configure, resolve_strategy
+
+    resolve_strategy(args.strategy)
     configure(
         seed=args.seed, deterministic=args.deterministic, mixed_precision=args.mixed_precision
     )
+
+
+def check_training_args(
+    args: argparse.Namespace, directories: dict[str, str | None] | None = None
+) -> str | None:
+    """Problems with the shared flags that argparse cannot see, found before any training:
+    the message names the flag and the value (None: no problem).
+
+    Checked: ``--deterministic`` needs ``--seed``; ``--checkpoint-dir``, ``--log-dir`` and
+    the command's own ``directories`` (flag -> path, e.g. ``{"--model-dir": "models"}``)
+    must be (or be creatable as) writable directories; ``--no-resume`` refuses a
+    ``--checkpoint-dir`` that already holds checkpoints.
+    """
+    if args.deterministic and args.seed is None:
+        return (
+            "argument --deterministic: needs --seed (deterministic kernels repeat a run only "
+            "from the same seed), e.g. --seed 0"
+        )
+    paths = {"--checkpoint-dir": args.checkpoint_dir, "--log-dir": args.log_dir}
+    paths.update(directories or {})
+    for flag, value in paths.items():
+        if value is None:
+            continue
+        problem = writable_directory_problem(Path(value))
+        if problem:
+            return f"argument {flag} {value!r}: {problem}"
+    if args.checkpoint_dir is not None and not args.resume and not args.restart:
+        found = (
+            sorted(Path(args.checkpoint_dir).glob("ckpt-*.index"))
+            if Path(args.checkpoint_dir).is_dir()
+            else []
+        )
+        if found:
+            return (
+                f"argument --no-resume: --checkpoint-dir {args.checkpoint_dir!r} already holds "
+                f"checkpoints ({found[-1].name[: -len('.index')]}); drop --no-resume to resume "
+                "from them, --restart to delete them and start over, or give an empty "
+                "--checkpoint-dir"
+            )
+    return None
+
+
+def writable_directory_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be used as an output directory (None: it can).
+
+    It must be a directory, or not exist yet below a directory; and that directory must
+    accept a new file (probed by creating one: permission bits alone miss read-only mounts
+    and are not what counts for root).
+    """
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == path else f"is below {str(existing)!r}, which is"
+        return f"{what} a file, not a directory"
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        where = "" if existing == path else f" ({str(existing)!r})"
+        return f"cannot write there{where}: {err.strerror or err}"
+    return None
 
 
 # --- --config FILE -------------------------------------------------------------------------------

@@ -22,6 +22,21 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 
+def _combine_duplicates(gradient: tf.Tensor | tf.IndexedSlices | None):
+    """An ``IndexedSlices`` gradient (an embedding's) with each row once, its values summed.
+
+    The tape gives one slice per *occurrence* of a token (and an all-reduce across replicas
+    concatenates the replicas' slices): the gradient is their sum per row, so norms and
+    value clipping taken on the raw slices would be wrong, and differ between one device
+    and several.
+    """
+    if not isinstance(gradient, tf.IndexedSlices):
+        return gradient
+    rows, position = tf.unique(gradient.indices)
+    values = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+    return tf.IndexedSlices(values, rows, gradient.dense_shape)
+
+
 def global_norm(gradients: Sequence[tf.Tensor | None]) -> tf.Tensor:
     """``sqrt(sum ||g_i||^2)`` over the gradients that are not None, as float32."""
     present = [tf.cast(g, tf.float32) for g in gradients if g is not None]
@@ -51,7 +66,7 @@ def clip_gradients(
         raise ValueError(
             f"Expected `clip_value` to be a positive number or None, got {clip_value!r}"
         )
-    gradients = list(gradients)
+    gradients = [_combine_duplicates(g) for g in gradients]
     norm = global_norm(gradients)
     if clip_value is not None:
         gradients = [

@@ -1,11 +1,16 @@
-"""Training data whose order is a function of (seed, epoch), so that a resumed run sees the
-very batches the uninterrupted run would have.
+"""The order of the training data: a function of (seed, epoch), owned by the trainer's side.
 
-``Trainer.fit`` accepts either a ``tf.data.Dataset`` (iterated once per epoch; on resume the
-batches already trained on are skipped with ``Dataset.skip``) or a function
-``epoch -> Dataset``. A dataset that reshuffles itself each iteration
-(``shuffle(..., reshuffle_each_iteration=True)``) draws a new order from a counter that a
-new process starts again at 0, so it cannot be resumed exactly: use :func:`shuffled_per_epoch`.
+A resumed run must see the very batches the uninterrupted run would have. ``Trainer.fit``
+accepts either a ``tf.data.Dataset`` (iterated once per epoch; on resume the batches already
+trained on are skipped with ``Dataset.skip``) or a function ``epoch -> Dataset``. Every
+shuffled pipeline of the project (stock windows, text windows) gets its order from
+:func:`shuffled_per_epoch` here: epoch ``e`` is shuffled with the seed :func:`epoch_seed`
+``(seed, e)``, and never by a counter hidden in the process.
+
+A dataset that reshuffles itself each iteration (``shuffle(..., reshuffle_each_iteration=True)``)
+draws each epoch's order from such a counter, which a new process starts again at 0: after a
+restart it would replay epoch 0's order. :func:`check_resumable` finds such a shuffle in a
+pipeline; the Trainer calls it whenever it checkpoints, and refuses the data.
 """
 
 from __future__ import annotations
@@ -15,40 +20,54 @@ from collections.abc import Callable
 import tensorflow as tf
 
 EpochData = tf.data.Dataset | Callable[[int], tf.data.Dataset]
+Batcher = Callable[[tf.data.Dataset], tf.data.Dataset]
+
+_SEED_STRIDE = 1_000_003  # a prime larger than any epoch count: (seed, epoch) -> distinct seeds
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The shuffle seed of ``epoch`` in a run seeded with ``seed``: ``seed * 1_000_003 + epoch``."""
+    return int(seed) * _SEED_STRIDE + int(epoch)
 
 
 def shuffled_per_epoch(
     dataset: tf.data.Dataset,
-    batch_size: int,
+    batch_size: int | Batcher,
     *,
     seed: int,
     buffer_size: int | None = None,
     drop_remainder: bool = False,
 ) -> Callable[[int], tf.data.Dataset]:
-    """``epoch -> dataset.shuffle(seed=f(seed, epoch)).batch(batch_size).prefetch()``.
+    """``epoch -> dataset.shuffle(seed=epoch_seed(seed, epoch)) -> batches -> prefetch``.
 
     Args:
         dataset: unbatched examples.
-        batch_size: the global batch size.
-        seed: the run's seed; epoch e is shuffled with seed ``seed * 1_000_003 + e``.
+        batch_size: the global batch size, or a function ``Dataset -> Dataset`` that batches
+            (e.g. ``padded_batch`` plus a ``map``), for pipelines that need their own batching.
+        seed: the run's seed; epoch e is shuffled with seed :func:`epoch_seed` ``(seed, e)``.
         buffer_size: shuffle buffer (default: the whole dataset when its size is known,
             else 10,000).
-        drop_remainder: drop a last, smaller batch.
+        drop_remainder: drop a last, smaller batch (with an integer ``batch_size``).
     """
-    if batch_size < 1:
-        raise ValueError(f"Expected `batch_size` to be a positive integer, got {batch_size!r}")
+    if callable(batch_size):
+        batch: Batcher = batch_size
+    else:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"Expected `batch_size` to be a positive integer, got {batch_size!r}")
+        size = batch_size
+
+        def batch(ds: tf.data.Dataset) -> tf.data.Dataset:
+            return ds.batch(size, drop_remainder=drop_remainder)
+
     if buffer_size is None:
-        size = int(dataset.cardinality())
-        buffer_size = size if size > 0 else 10_000
+        cardinality = int(dataset.cardinality())
+        buffer_size = cardinality if cardinality > 0 else 10_000
 
     def for_epoch(epoch: int) -> tf.data.Dataset:
-        return (
-            dataset.shuffle(
-                buffer_size, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False
-            )
-            .batch(batch_size, drop_remainder=drop_remainder)
-            .prefetch(tf.data.AUTOTUNE)
+        shuffled = dataset.shuffle(
+            buffer_size, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False
         )
+        return batch(shuffled).prefetch(tf.data.AUTOTUNE)
 
     return for_epoch
 
@@ -62,3 +81,43 @@ def epoch_dataset(data: EpochData, epoch: int) -> tf.data.Dataset:
             f"{type(dataset).__name__}"
         )
     return dataset
+
+
+def check_resumable(dataset: tf.data.Dataset) -> None:
+    """Raise ``ValueError`` if ``dataset`` reshuffles itself on each iteration.
+
+    Such a pipeline's order depends on how often it was iterated in this process, so a
+    resumed run would not see the batches the uninterrupted one saw. The pipeline's graph
+    is read for ``Shuffle*Dataset`` ops with ``reshuffle_each_iteration=True``.
+    """
+    for node in _graph_nodes(dataset):
+        if "Shuffle" not in node.op:
+            continue
+        reshuffle = node.attr.get("reshuffle_each_iteration")
+        if reshuffle is not None and reshuffle.b:
+            raise ValueError(
+                "The training data reshuffles itself each iteration "
+                "(shuffle(..., reshuffle_each_iteration=True)): a resumed run would replay "
+                "epoch 0's order. Pass a function epoch -> Dataset whose order depends on the "
+                "epoch, e.g. keras_rnn.training.data.shuffled_per_epoch(examples, batch_size, "
+                "seed=...), or turn checkpoints off."
+            )
+
+
+def _graph_nodes(dataset: tf.data.Dataset) -> list:
+    """The ops of the dataset's graph, functions included ([] if it cannot be read)."""
+    from tensorflow.core.framework import graph_pb2
+
+    try:
+        # tf.data has no public reader of a pipeline's structure; its serialised graph is the
+        # stable format (what tf.data service and snapshots ship between processes).
+        serialized = dataset._as_serialized_graph(
+            external_state_policy=tf.data.experimental.ExternalStatePolicy.IGNORE
+        )
+        graph = graph_pb2.GraphDef.FromString(serialized.numpy())
+    except (AttributeError, TypeError, ValueError, tf.errors.OpError):  # pragma: no cover
+        return []
+    nodes = list(graph.node)
+    for function in graph.library.function:
+        nodes.extend(function.node_def)
+    return nodes

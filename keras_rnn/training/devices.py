@@ -71,6 +71,19 @@ def resolve_strategy(strategy: str | tf.distribute.Strategy | None) -> tf.distri
     return _strategies[strategy]
 
 
+def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:
+    """True except on the non-chief workers of a multi-worker run (they write nothing: no
+    checkpoints, logs or exports)."""
+    strategy = tf.distribute.get_strategy() if strategy is None else strategy
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
 def describe(strategy: tf.distribute.Strategy) -> str:
     """One line naming the strategy and the devices it computes on."""
     try:

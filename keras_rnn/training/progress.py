@@ -40,6 +40,7 @@ class EpochProgress:
         self._target: int | None = None
         self._start = 0.0
         self._first_step = 0
+        self._clock: tuple[float, int] | None = None
         self._last_line = 0.0
 
     def say(self, message: str) -> None:
@@ -51,6 +52,7 @@ class EpochProgress:
     def begin_epoch(self, epoch: int, epochs: int, target: int | None, first_step: int = 0) -> None:
         self._start = self._last_line = time.perf_counter()
         self._first_step = first_step
+        self._clock: tuple[float, int] | None = None
         self._target = target
         self._bar = None
         if self.verbose:
@@ -58,8 +60,18 @@ class EpochProgress:
             print(f"Epoch {epoch + 1}/{epochs}{resumed}", flush=True)
 
     def steps_per_second(self, step: int) -> float:
-        elapsed = time.perf_counter() - self._start
-        done = step - self._first_step
+        """Steps per second since the end of the epoch's first step.
+
+        The first step of an epoch carries the one-off costs (tracing the compiled step
+        after a start or a resume, filling the input pipeline): counting it would report a
+        fraction of the real speed for short or resumed epochs.
+        """
+        now = time.perf_counter()
+        if self._clock is None:  # the first step just ended: start the clock here
+            self._clock = (now, step)
+            return 0.0
+        started, first = self._clock
+        elapsed, done = now - started, step - first
         return done / elapsed if elapsed > 0 and done > 0 else 0.0
 
     def update(self, step: int, logs: dict[str, float], finalize: bool = False) -> None:

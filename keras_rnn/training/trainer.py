@@ -28,8 +28,8 @@ import tensorflow as tf
 
 from keras_rnn.training import devices
 from keras_rnn.training.callbacks import Callback, History, TensorBoard
-from keras_rnn.training.checkpoints import CheckpointStore
-from keras_rnn.training.data import EpochData, epoch_dataset
+from keras_rnn.training.checkpoints import CheckpointError, CheckpointStore
+from keras_rnn.training.data import EpochData, check_resumable, epoch_dataset
 from keras_rnn.training.progress import EpochProgress
 from keras_rnn.training.signals import GracefulStop, TrainingInterrupted
 from keras_rnn.training.steps import Steps, resolve_loss
@@ -53,7 +53,11 @@ class Trainer:
         checkpoint_dir: where checkpoints go (None: no checkpoints, no resume).
         checkpoint_every: also checkpoint every this many steps (always at epoch ends).
         keep_checkpoints: how many of the newest checkpoints to keep.
-        resume: restore the newest checkpoint in ``checkpoint_dir`` when there is one.
+        resume: restore the newest checkpoint in ``checkpoint_dir`` when there is one. False
+            starts over, and refuses a directory that holds checkpoints (a directory whose
+            checkpoints are all damaged, in ``corrupt/``, is refused with ``resume=True``).
+        restart: delete the checkpoints in ``checkpoint_dir`` (``corrupt/`` too) and train
+            from the start.
         log_dir: TensorBoard log directory (None: no logs).
         verbose: 1 for a progress bar per epoch, 0 for quiet.
         seed: seeds every RNG at the start of ``fit`` (data order, dropout); build the model
@@ -79,6 +83,7 @@ class Trainer:
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
         resume: bool = True,
+        restart: bool = False,
         log_dir: str | None = None,
         verbose: int = 1,
         seed: int | None = None,
@@ -114,12 +119,15 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.keep_checkpoints = keep_checkpoints
         self.resume = resume
+        self.restart = restart
         self.log_dir = log_dir
         self.verbose = verbose
         self.seed = seed
         self.deterministic = deterministic
         self.stop_training = False
         self.global_step = 0
+        self.initial_epoch = 0  # the epoch fit started (or resumed) in
+        self.resumed_from: str | None = None  # the checkpoint fit resumed from, if any
         self._check_model_scope()
         self._loss_fn = resolve_loss(loss)
         with self.strategy.scope():
@@ -147,13 +155,7 @@ class Trainer:
     @property
     def is_chief(self) -> bool:
         """True except on the non-chief workers of a multi-worker run."""
-        resolver = getattr(self.strategy, "cluster_resolver", None)
-        if resolver is None or not resolver.task_type:
-            return True
-        if resolver.task_type == "chief":
-            return True
-        has_chief = "chief" in resolver.cluster_spec().as_dict()
-        return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+        return devices.is_chief(self.strategy)
 
     def _check_model_scope(self) -> None:
         if self.strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
@@ -255,8 +257,7 @@ class Trainer:
             _check_positive("validation_steps", validation_steps)
         if self.seed is not None:
             devices.configure(seed=self.seed, deterministic=self.deterministic)
-        first = epoch_dataset(train_data, 0)
-        self._build(first)
+        self._build(epoch_dataset(train_data, 0))
         history = History()
         user_callbacks = list(callbacks)
         all_callbacks: list[Callback] = [history, *user_callbacks]
@@ -267,6 +268,11 @@ class Trainer:
         self.stop_training = False
 
         start_epoch, skip = self._restore(history, user_callbacks)
+        self.initial_epoch = start_epoch
+        if self._store is not None and start_epoch < epochs and not self.stop_training:
+            # A resume must see the batches the uninterrupted run saw: refuse an order drawn
+            # from a per-process counter (it would replay epoch 0's order after a restart).
+            check_resumable(epoch_dataset(train_data, start_epoch))
         self._progress.say(f"Training with {devices.describe(self.strategy)}")
         step_logs_wanted = bool(self.verbose) or any(
             type(c).on_train_batch_end is not Callback.on_train_batch_end for c in all_callbacks
@@ -280,7 +286,7 @@ class Trainer:
                     callback.on_epoch_begin(epoch)
                 if skip == 0:
                     self._reset_metrics()
-                dataset = epoch_dataset(train_data, epoch) if epoch else first
+                dataset = epoch_dataset(train_data, epoch)
                 if steps_per_epoch is not None:
                     dataset = dataset.take(steps_per_epoch)
                 target = _cardinality(dataset, steps_per_epoch)
@@ -329,7 +335,9 @@ class Trainer:
                     callback.on_epoch_end(epoch, logs)
                 epoch += 1
                 skip = 0
-                path = self._save(history, user_callbacks, epoch, 0)
+                # Overwrite a save made at the epoch's last step: the counters (next epoch)
+                # and the callbacks' state (an early stop) changed since.
+                path = self._save(history, user_callbacks, epoch, 0, overwrite=True)
                 if stop.received:
                     raise TrainingInterrupted(stop.received, path)
             for callback in all_callbacks:
@@ -359,7 +367,12 @@ class Trainer:
     # --- checkpoints -----------------------------------------------------------------------
 
     def _save(
-        self, history: History, callbacks: list[Callback], epoch: int, step_in_epoch: int
+        self,
+        history: History,
+        callbacks: list[Callback],
+        epoch: int,
+        step_in_epoch: int,
+        overwrite: bool = False,
     ) -> str | None:
         if self._store is None:
             return None
@@ -370,24 +383,37 @@ class Trainer:
         self._counters["epoch"].assign(epoch)
         self._counters["step_in_epoch"].assign(step_in_epoch)
         self._counters["global_step"].assign(self.global_step)
+        state["stopped"] = bool(self.stop_training)
         self._counters["state"].assign(json.dumps(state, allow_nan=True))
-        return self._store.save(self.global_step)
+        return self._store.save(self.global_step, overwrite=overwrite)
 
     def _restore(self, history: History, callbacks: list[Callback]) -> tuple[int, int]:
         """Restore the newest good checkpoint; return (epoch, step in epoch) to go on from."""
         if self._store is None:
             return 0, 0
+        self._store.clean()
+        if self.restart:
+            self._store.remove_all()
+            self._progress.say(f"Restarting: removed the checkpoints in {self.checkpoint_dir}")
+            return 0, 0
         if not self.resume:
-            if self._store.candidates():
-                raise ValueError(
-                    f"checkpoint_dir {self.checkpoint_dir!r} already holds checkpoints and "
-                    "resume is off: resume, or give an empty directory."
+            found = self._store.candidates()
+            if found:
+                raise CheckpointError(
+                    f"checkpoint_dir {self.checkpoint_dir!r} already holds checkpoints "
+                    f"({found[0].name}) and resume is off: resume (drop --no-resume), or give "
+                    "an empty directory"
                 )
             return 0, 0
         path = self._store.restore_latest()
         if path is None:
             return 0, 0
+        self._store.prune()  # more than keep_checkpoints after a kill between save and prune
+        self.resumed_from = str(path)
         state = json.loads(self._counters["state"].numpy().decode("utf-8"))
+        # The run ended early (EarlyStopping, stop_training): it is finished, as one that ran
+        # all its epochs is; running the command again must not train it further.
+        self.stop_training = bool(state.get("stopped", False))
         history.set_state(state.get("history", {}))
         saved = state.get("callbacks", [])
         for callback, (name, callback_state) in zip(callbacks, saved, strict=False):
@@ -396,10 +422,16 @@ class Trainer:
         self.global_step = int(self._counters["global_step"].numpy())
         epoch = int(self._counters["epoch"].numpy())
         step = int(self._counters["step_in_epoch"].numpy())
-        self._progress.say(
-            f"Resumed from {path} (epoch {epoch + 1}, step {step} of it, global step "
-            f"{self.global_step})"
-        )
+        if self.stop_training:
+            self._progress.say(
+                f"Resumed from {path}: the run stopped early after epoch {epoch} (global step "
+                f"{self.global_step}); it is finished, nothing to do"
+            )
+        else:
+            self._progress.say(
+                f"Resumed from {path} (epoch {epoch + 1}, step {step} of it, global step "
+                f"{self.global_step})"
+            )
         return epoch, step
 
     # --- evaluate --------------------------------------------------------------------------

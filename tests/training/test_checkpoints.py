@@ -132,7 +132,7 @@ def test_all_damaged_is_an_error_not_a_silent_restart(finished, tmp_path):
 
 def test_no_resume_refuses_a_directory_with_checkpoints(finished, tmp_path):
     run_dir = copy_run(finished[0], tmp_path / "run")
-    with pytest.raises(ValueError, match="resume is off"):
+    with pytest.raises(CheckpointError, match="resume is off"):
         trainer(run_dir, resume=False).fit(dataset(), epochs=1)
 
 

@@ -47,6 +47,7 @@ def test_defaults_give_trainer_options():
         "checkpoint_every": None,
         "keep_checkpoints": 3,
         "resume": True,
+        "restart": False,
         "log_dir": None,
         "seed": None,
         "jit_compile": False,

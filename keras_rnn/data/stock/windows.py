@@ -138,6 +138,48 @@ def part_windows(
     return make_windows(close, ends, lengths, horizon)
 
 
+def window_examples(windows: Windows):
+    """Unbatched ``(prices, targets)`` examples: each window its own length (ragged)."""
+    import tensorflow as tf
+
+    lengths = windows.lengths
+    flat = np.concatenate([row[:n] for row, n in zip(windows.prices, lengths, strict=True)])
+    ragged = tf.RaggedTensor.from_row_lengths(flat.astype(np.float32), lengths.astype(np.int64))
+    return tf.data.Dataset.from_tensor_slices((ragged, windows.targets))
+
+
+def batcher(scaler, batch_size: int, horizon: int):
+    """``Dataset -> Dataset``: pad examples of :func:`window_examples` into batches of
+    ``({"features": [B, T, 1], "mask": [B, T]}, targets [B, H])``, scaled by ``scaler``."""
+    import tensorflow as tf
+
+    def encode(prices, length, future):
+        features, mask = scaler.encode_inputs(prices, length)
+        last = tf.gather(prices, length - 1, axis=1, batch_dims=1)
+        return {"features": features, "mask": mask}, scaler.encode_targets(future, last)
+
+    def batch(ds):
+        ds = ds.map(lambda prices, future: (prices, tf.shape(prices)[0], future))
+        ds = ds.padded_batch(batch_size, padded_shapes=([None], [], [horizon]))
+        return ds.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+
+    return batch
+
+
+def training_data(windows: Windows, scaler, batch_size: int, *, seed: int = 0):
+    """``epoch -> Dataset``: the training batches of each epoch, shuffled in an order that is
+    a function of ``(seed, epoch)`` (:func:`keras_rnn.training.data.shuffled_per_epoch`), so
+    a resumed run sees the batches the uninterrupted one saw."""
+    from keras_rnn.training.data import shuffled_per_epoch
+
+    return shuffled_per_epoch(
+        window_examples(windows),
+        batcher(scaler, batch_size, windows.targets.shape[1]),
+        seed=seed,
+        buffer_size=max(len(windows), 1),
+    )
+
+
 def to_dataset(
     windows: Windows,
     scaler,
@@ -145,27 +187,19 @@ def to_dataset(
     *,
     shuffle: bool = False,
     seed: int | None = None,
+    epoch: int = 0,
 ):
     """A ``tf.data.Dataset`` of ``({"features": [B, T, 1], "mask": [B, T]}, targets [B, H])``.
 
     Windows go in as a ragged tensor (each its own length), are padded per batch by
     ``padded_batch`` to the batch's longest, and are scaled by ``scaler`` (a
-    :class:`~keras_rnn.data.stock.scaling.PriceScaler`) inside the pipeline.
+    :class:`~keras_rnn.data.stock.scaling.PriceScaler`) inside the pipeline. With
+    ``shuffle``, the order is that of ``epoch`` in :func:`training_data` (the same on every
+    iteration); train with :func:`training_data` to get a new order each epoch.
     """
     import tensorflow as tf
 
-    lengths = windows.lengths
-    flat = np.concatenate([row[:n] for row, n in zip(windows.prices, lengths, strict=True)])
-    ragged = tf.RaggedTensor.from_row_lengths(flat.astype(np.float32), lengths.astype(np.int64))
-    ds = tf.data.Dataset.from_tensor_slices((ragged, windows.targets))
     if shuffle:
-        ds = ds.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda prices, future: (prices, tf.shape(prices)[0], future))
-    ds = ds.padded_batch(batch_size, padded_shapes=([None], [], [windows.targets.shape[1]]))
-
-    def encode(prices, length, future):
-        features, mask = scaler.encode_inputs(prices, length)
-        last = tf.gather(prices, length - 1, axis=1, batch_dims=1)
-        return {"features": features, "mask": mask}, scaler.encode_targets(future, last)
-
-    return ds.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return training_data(windows, scaler, batch_size, seed=seed or 0)(epoch)
+    batch = batcher(scaler, batch_size, windows.targets.shape[1])
+    return batch(window_examples(windows)).prefetch(tf.data.AUTOTUNE)

@@ -20,6 +20,7 @@ from keras_rnn.data.stock.sources import SOURCES
 from keras_rnn.models.stock.build import CELLS
 from keras_rnn.training.cli_args import (
     add_training_arguments,
+    check_training_args,
     configure_runtime,
     positive_int,
     trainer_options_from_args,
@@ -109,7 +110,9 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"argument --csv: no such file {args.csv!r}"
     if args.days is not None and args.source not in ("statland", "synthetic"):
         return f"argument --days: only used with --source statland/synthetic, got {args.source}"
-    return None
+    return check_training_args(
+        args, {"--model-dir": args.model_dir, "--output-dir": args.output_dir}
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,8 +121,12 @@ def run(args: argparse.Namespace) -> int:
         return _fail(problem)
 
     from keras_rnn.data.stock import DataError, load_series
+    from keras_rnn.models.repository import remove_orphans
     from keras_rnn.models.stock.train import train_and_export
+    from keras_rnn.training.checkpoints import CheckpointError
 
+    configure_runtime(args)  # the strategy before any TensorFlow op, then the seeds
+    remove_orphans(args.model_dir, "stock")  # what an export killed earlier left
     try:
         series = load_series(
             args.source, csv=args.csv, ticker=args.ticker, seed=args.seed or 0, length=args.days
@@ -128,7 +135,6 @@ def run(args: argparse.Namespace) -> int:
         flag = {"csv": "--csv", "yfinance": "--ticker"}.get(args.source, "--source")
         value = {"--csv": args.csv, "--ticker": args.ticker}.get(flag, args.source)
         return _fail(f"argument {flag} {value!r}: {err}")
-    configure_runtime(args)
     try:
         train_and_export(
             model_dir=args.model_dir,
@@ -150,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except DataError as err:  # e.g. a series too short for --window/--horizon
         return _fail(f"argument --window {args.window}: {err}")
+    except CheckpointError as err:  # damaged, or written by another model shape
+        return _fail(f"argument --checkpoint-dir {args.checkpoint_dir!r}: {err}")
     return 0
 
 

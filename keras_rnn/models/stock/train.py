@@ -27,7 +27,8 @@ from keras_rnn.data.stock import (
     part_windows,
     to_dataset,
 )
-from keras_rnn.models.stock.baselines import all_baselines
+from keras_rnn.data.stock.windows import training_data
+from keras_rnn.models.stock.baselines import LinearAR, all_baselines
 from keras_rnn.models.stock.evaluate import compare, format_table
 
 # What `train_and_export()` uses when called without arguments: offline, well under a minute
@@ -46,6 +47,7 @@ QUICK: dict[str, Any] = {
     "learning_rate": 3e-3,
 }
 SAMPLE_DAYS = 120
+AR_ORDER = 5  # the order of the linear AR baseline (all_baselines' default)
 
 
 @dataclass
@@ -173,6 +175,11 @@ def train(
     from keras_rnn.training import Trainer
     from keras_rnn.training.devices import resolve_strategy
 
+    # The strategy first: a multi-worker strategy configures TensorFlow's collective ops,
+    # which is only possible before the first TensorFlow op (the data pipeline below runs some).
+    requested = {"seed": seed, **(trainer_options or {})}
+    strategy = resolve_strategy(requested.get("strategy"))
+    trainer_options = {**requested, "strategy": strategy}
     if series is None:
         series = load_series(source, csv=csv, ticker=ticker, seed=seed or 0, length=length)
     min_window = window if min_window is None else min_window
@@ -207,25 +214,31 @@ def train(
                 f"the {part} part of {series.name} ({len(series)} days) has no windows of "
                 f"{window} days with a {horizon}-day horizon: use more data or a shorter window"
             )
-    train_ds = to_dataset(windows["train"], scaler, batch_size, shuffle=True, seed=seed)
+    try:  # the baselines are fitted after training: check now that the data allows them
+        LinearAR.fit(train_close, order=AR_ORDER, horizon=horizon)
+    except ValueError as err:
+        raise DataError(
+            f"the train part of {series.name} ({len(train_close)} of {len(series)} days) is "
+            f"too short for the AR({AR_ORDER}) baseline ({err}): use more data"
+        ) from None
+    # The order of each epoch is a function of (seed, epoch): a resumed run sees the same batches.
+    train_data = training_data(windows["train"], scaler, batch_size, seed=seed or 0)
     val_ds = to_dataset(windows["val"], scaler, batch_size)
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    trainer_options = {"seed": seed, **(trainer_options or {})}
-    strategy = resolve_strategy(trainer_options.get("strategy"))
     with strategy.scope():  # variables of a mirrored/multi-worker run live on every replica
         model = build_model(cell, units, layers, horizon)
         optimizer = keras.optimizers.Adam(learning_rate)
     trainer = Trainer(model, "mse", optimizer, **trainer_options)
     started = time.perf_counter()
-    history = trainer.fit(train_ds, epochs=epochs, validation_data=val_ds, callbacks=callbacks)
+    history = trainer.fit(train_data, epochs=epochs, validation_data=val_ds, callbacks=callbacks)
     seconds = time.perf_counter() - started
 
     test = windows["test"]
     forecasts = {
         f"{cell} {layers}x{units} (ours)": predict(make_forecaster(model, scaler), test),
-        **all_baselines(test.prices, test.lengths, horizon, train_close),
+        **all_baselines(test.prices, test.lengths, horizon, train_close, ar_order=AR_ORDER),
     }
     return StockRun(
         series=series,
@@ -238,7 +251,7 @@ def train(
         test=test,
         forecasts=forecasts,
         metrics=compare(forecasts, test.targets, test.last),
-        trainer_options=trainer_options,
+        trainer_options=requested,
     )
 
 
@@ -280,14 +293,16 @@ def train_and_export(
     output_dir: str | Path | None = None,
     name: str = "stock",
     **options: Any,
-) -> Path:
+) -> Path | None:
     """Train with :data:`QUICK` defaults (overridable), export a new version, return its path.
 
     The SavedModel goes to ``<model_dir>/<name>/<version>/`` (atomically, with
     ``model_card.json``); with ``output_dir``, plots and metrics are written there, and the
     TensorBoard logs go to ``<output_dir>/logs`` unless ``trainer_options`` says otherwise.
+    In a multi-worker run only the chief writes and exports; the others return None.
     """
     from keras_rnn.models.stock.export import export_version
+    from keras_rnn.training.devices import is_chief, resolve_strategy
 
     if output_dir is not None:
         trainer_options = dict(options.pop("trainer_options", None) or {})
@@ -295,6 +310,9 @@ def train_and_export(
             trainer_options["log_dir"] = str(Path(output_dir) / "logs")
         options["trainer_options"] = trainer_options
     run = train(**options)
+    if not is_chief(resolve_strategy(run.trainer_options.get("strategy"))):
+        print("not the chief worker: the chief writes the outputs and exports the model")
+        return None
     print(run.table())
     if output_dir is not None:
         for label, path in write_outputs(run, output_dir).items():

@@ -201,19 +201,32 @@ def _fail(flag: str, value: object, message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from keras_rnn.data.text import CorpusError
+    from keras_rnn.models.repository import remove_orphans
     from keras_rnn.models.text.train import train_and_export
-    from keras_rnn.training.cli_args import configure_runtime
+    from keras_rnn.training.checkpoints import CheckpointError
+    from keras_rnn.training.cli_args import check_training_args, configure_runtime
 
     options = options_from_args(args)
     if args.vocab_size is not None and args.vocab_size <= args.num_oov:
         return _fail("--vocab-size", args.vocab_size, f"must exceed --num-oov ({args.num_oov})")
+    problem = check_training_args(
+        args, {"--model-dir": args.model_dir, "--output-dir": args.output_dir}
+    )
+    if problem:
+        print(f"keras-rnn train text: error: {problem}", file=sys.stderr)
+        return 2
     configure_runtime(args)
+    remove_orphans(args.model_dir, "text")  # what an export killed earlier left
     try:
         path = train_and_export(**options)
     except CorpusError as err:
         return _fail("--corpus", args.corpus, str(err))
+    except CheckpointError as err:  # damaged, or written by another model shape
+        where = args.checkpoint_dir or f"{args.output_dir}/<run>/checkpoints"
+        return _fail("--checkpoint-dir", where, str(err))
     except ValueError as err:  # settings that do not fit the data, e.g. --seq-len > the text
         print(f"keras-rnn train text: error: {err}", file=sys.stderr)
         return 2
-    print(f"exported {path}")
+    if path is not None:
+        print(f"exported {path}")
     return 0

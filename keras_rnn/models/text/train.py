@@ -118,20 +118,26 @@ def _trainer_kwargs(opts: TextOptions) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None or k in ("clip_norm", "clip_value")}
 
 
-def train_and_export(**options: Any) -> Path:
+def train_and_export(**options: Any) -> Path | None:
     """Train the text predictor, evaluate it against the baselines and export a new version.
 
     Keyword arguments are the fields of :class:`TextOptions` (``trainer=`` takes extra
     ``Trainer`` arguments: ``clip_norm``, ``log_dir``, ``checkpoint_dir``, ``seed``, ...).
-    Returns the version directory ``<model_dir>/<name>/<version>``.
+    Returns the version directory ``<model_dir>/<name>/<version>`` (None on the non-chief
+    workers of a multi-worker run: only the chief exports).
     """
     unknown = set(options) - set(TextOptions.__dataclass_fields__)
     if unknown:
         raise TypeError(
             f"train_and_export() got unknown options {sorted(unknown)}; known: {sorted(TextOptions.__dataclass_fields__)}"
         )
+    from keras_rnn.training.devices import is_chief, resolve_strategy
+
     opts = TextOptions(**options).resolved()
     result = train(opts)
+    if not is_chief(resolve_strategy(opts.trainer.get("strategy"))):
+        log.info("not the chief worker: the chief exports the model")
+        return None
     return export(result, opts)
 
 
@@ -160,6 +166,11 @@ def train(opts: TextOptions) -> TrainResult:
     from keras_rnn.training.devices import resolve_strategy
 
     opts = opts.resolved()
+    # The strategy before any TensorFlow op (tokenising runs some): a multi-worker strategy
+    # can configure TensorFlow's collective ops only at program start-up. Under it the
+    # model's variables must be created in its scope.
+    strategy = resolve_strategy(opts.trainer.get("strategy"))
+    opts.trainer["strategy"] = strategy
     corpus, tokenizer, train_ids, val_ids = prepare_data(opts)
     seed = opts.trainer.get("seed")
     # The order is a function of (seed, epoch), so a resumed run sees the same batches.
@@ -167,9 +178,6 @@ def train(opts: TextOptions) -> TrainResult:
         window_examples(train_ids, opts.seq_len, opts.stride), opts.batch_size, seed=seed or 0
     )
     val_ds = sequence_dataset(val_ids, opts.seq_len, opts.batch_size, shuffle=False)
-    # Under a tf.distribute strategy the model's variables must be created in its scope.
-    strategy = resolve_strategy(opts.trainer.get("strategy"))
-    opts.trainer["strategy"] = strategy
     with strategy.scope():
         model = build_language_model(
             tokenizer.vocab_size,
@@ -178,10 +186,11 @@ def train(opts: TextOptions) -> TrainResult:
             layers=opts.layers,
             embedding_dim=opts.embedding_dim,
         )
+        optimizer = keras.optimizers.Adam(opts.learning_rate)  # its slots live on every replica
     trainer = Trainer(
         model,
         sequence_loss(),
-        keras.optimizers.Adam(opts.learning_rate),
+        optimizer,
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         **_trainer_kwargs(opts),
     )
