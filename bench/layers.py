@@ -315,6 +315,26 @@ are bound by TensorFlow's per-op cost and the hand-written backward saves little
 `jit_compile=True`, where XLA fuses each step, ours is clearly faster. Our loop's gradient
 compiles under XLA with a dynamic time dimension (it is ours, not TensorFlow's
 `while_loop` gradient). Differences under ~10% are within the noise of a shared machine.
+
+The ratio moves with the host. On a quiet 2-core host where Keras's LSTM step took 182 ms
+(88 ms on the host of the table above), issue 14 reports the LSTM train step at T=100 at
+1.06x wall and 0.97x CPU time (SimpleRNN 0.93x, GRU 0.91x); on a heavily loaded 2-core host
+(1-minute load average 8-11, 2026-12-01; Keras at 526 ms) it read 0.90x wall and 0.79x
+CPU. So the LSTM train-step range seen is 0.76-1.06x wall, 0.79-0.97x CPU time.
+
+The likely reason, from counting ops per loop iteration (which does not depend on the host)
+and not yet confirmed by timing on a quiet host: Keras's loop body runs 2 matmuls forward
+and 4 backward per step (the input projection and the weight gradients, accumulated step
+by step), ours 1 and 1 (those moved out of the loop into single large matmuls). Ours does
+less work, but what stays in its loop is the serial chain `dz_t -> dh_(t-1) -> dz_(t-1)`,
+while Keras's per-step weight-gradient matmuls do not depend on that chain and can keep a
+second, idle core busy. On an idle multi-core host Keras would then gain more wall time
+from parallelism than its extra work costs; on a loaded host, with no idle core, the wall
+clock follows the CPU-time ratio. Ours also spends ~20 scalar ops per backward step on
+slicing its saved tensors (`Pack`, `StridedSlice`); reading them from TensorArrays removes
+those, but on this shared host the change (CPU ratio 0.75-0.77 against 0.77, interleaved)
+was inside the noise, so the kernel is unchanged. `--threads N` pins TensorFlow's thread
+pools, to study this on a given host.
 """
 
 
