@@ -258,9 +258,9 @@ class Trainer:
         if self.seed is not None:
             devices.configure(seed=self.seed, deterministic=self.deterministic)
         first = epoch_dataset(train_data, 0)
+        user_callbacks = keras_callbacks.adapt(callbacks, epochs, steps_per_epoch, first)
         self._build(first)
         history = History()
-        user_callbacks = keras_callbacks.adapt(callbacks, epochs, steps_per_epoch, first)
         all_callbacks: list[Callback] = [history, *user_callbacks]
         if self.log_dir is not None:
             all_callbacks.append(TensorBoard(self.log_dir))
@@ -462,8 +462,8 @@ def _check_backend() -> None:
         raise RuntimeError(
             f"keras_rnn.training.Trainer needs the TensorFlow backend, but Keras runs on "
             f"{backend!r}: set KERAS_BACKEND=tensorflow before importing keras, or train "
-            "with model.compile() and model.fit(), which keras_rnn's layers support on "
-            "every backend."
+            "with model.compile() and model.fit(), which keras_rnn's layers support on other "
+            "backends too (tested on JAX)."
         )
 
 
