@@ -19,16 +19,22 @@ Tested with ``CSVLogger``, ``EarlyStopping``, ``ReduceLROnPlateau``, ``Terminate
 :data:`UNSUPPORTED`): it resumes through ``model.fit``'s own epoch counter, and the Trainer
 checkpoints and resumes by itself (``checkpoint_dir=``).
 
-Keras callbacks keep no state across a Trainer resume (ours do, through ``get_state``): a
-resumed run starts, e.g., ``EarlyStopping``'s patience afresh.
+Across a Trainer resume (``checkpoint_dir``) a Keras callback keeps its counters: the
+numeric attributes in :data:`STATE_ATTRIBUTES` (``EarlyStopping``'s and
+``ReduceLROnPlateau``'s ``wait``, ``best``, ``cooldown_counter`` ...) go into the checkpoint
+and are put back after the callback's own ``on_train_begin`` (which resets them). Not kept:
+``EarlyStopping``'s best weights (they would double every checkpoint), and the state of
+other callbacks (``CSVLogger`` appends to its file only with ``append=True``).
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_rnn.training.callbacks import Callback, Logs
@@ -45,6 +51,9 @@ UNSUPPORTED: dict[type, str] = {
         "again with the same checkpoint_dir goes on from the newest checkpoint)."
     ),
 }
+
+# Keras callbacks' counters that a resumed run must continue from (when they are numbers).
+STATE_ATTRIBUTES = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")
 
 _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
 
@@ -98,6 +107,7 @@ class KerasCallback(Callback):
         self.epochs = epochs
         self.steps = steps
         self._epoch_start_step = 0
+        self._restored: dict[str, float] = {}
 
     def set_trainer(self, trainer: Trainer) -> None:
         super().set_trainer(trainer)
@@ -108,6 +118,8 @@ class KerasCallback(Callback):
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.callback.on_train_begin(_copy(logs))
+        for name, value in self._restored.items():  # after the reset in on_train_begin
+            setattr(self.callback, name, value)
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._epoch_start_step = self.trainer.global_step
@@ -118,6 +130,19 @@ class KerasCallback(Callback):
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         self.callback.on_train_end(_copy(logs))
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"class": type(self.callback).__name__}
+        for name in STATE_ATTRIBUTES:
+            value = getattr(self.callback, name, None)
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                state[name] = float(value) if isinstance(value, float | np.floating) else int(value)
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if state.get("class") != type(self.callback).__name__:
+            return  # the callbacks list changed since the checkpoint: nothing to continue
+        self._restored = {k: v for k, v in state.items() if k in STATE_ATTRIBUTES}
 
 
 class KerasBatchCallback(KerasCallback):

@@ -194,3 +194,37 @@ def test_epoch_only_callbacks_do_not_turn_on_step_logs():
     assert type(plain) is KerasCallback
     assert type(batchy) is KerasBatchCallback
     assert type(plain).on_train_batch_end is Callback.on_train_batch_end
+
+
+def test_early_stopping_patience_continues_across_a_resume(tmp_path):
+    """Nothing improves after epoch 0 and patience is 2: an uninterrupted run stops after
+    epoch 2. Split 2 + resume, the resumed run must stop there too (not start counting
+    afresh, which would run to epoch 4)."""
+
+    def stopper():
+        return keras.callbacks.EarlyStopping(monitor="loss", patience=2, min_delta=1e9)
+
+    ckpt = str(tmp_path / "ckpt")
+    first = trainer(dense_model(), checkpoint_dir=ckpt)
+    first.fit(dataset(), epochs=2, callbacks=[stopper()])
+    resumed_stopper = stopper()
+    history = trainer(dense_model(), checkpoint_dir=ckpt).fit(
+        dataset(), epochs=6, callbacks=[resumed_stopper]
+    )
+    assert history.epoch == [0, 1, 2]
+    assert resumed_stopper.stopped_epoch == 2
+    assert resumed_stopper.wait == 2
+
+
+def test_reduce_lr_state_is_not_applied_to_another_callback():
+    from keras_rnn.training.keras_callbacks import adapt
+
+    (early,) = adapt([keras.callbacks.EarlyStopping(monitor="loss")], epochs=1)
+    (reduce,) = adapt([keras.callbacks.ReduceLROnPlateau(monitor="loss")], epochs=1)
+    reduce.callback.wait = 3
+    state = reduce.get_state()
+    assert state["class"] == "ReduceLROnPlateau" and state["wait"] == 3
+    early.set_state(state)
+    early.set_trainer(trainer())
+    early.on_train_begin()
+    assert early.callback.wait == 0
