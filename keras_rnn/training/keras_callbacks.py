@@ -15,7 +15,7 @@ gives it exactly that:
   ``on_train_batch_begin/end`` (with the running means of the epoch, as ``fit`` gives).
 
 Tested with ``CSVLogger``, ``EarlyStopping``, ``ReduceLROnPlateau``, ``TerminateOnNaN``,
-``LambdaCallback`` and ``ModelCheckpoint``. ``BackupAndRestore`` is refused (see
+``LearningRateScheduler``, ``LambdaCallback`` and ``ModelCheckpoint``. ``BackupAndRestore`` is refused (see
 :data:`UNSUPPORTED`): it resumes through ``model.fit``'s own epoch counter, and the Trainer
 checkpoints and resumes by itself (``checkpoint_dir=``).
 

@@ -228,3 +228,10 @@ def test_reduce_lr_state_is_not_applied_to_another_callback():
     early.set_trainer(trainer())
     early.on_train_begin()
     assert early.callback.wait == 0
+
+
+def test_keras_learning_rate_scheduler_sets_the_rate_each_epoch():
+    t = trainer(lr=0.1)
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
+    history = t.fit(dataset(), epochs=2, callbacks=[schedule])
+    np.testing.assert_allclose(history.history["learning_rate"], [0.05, 0.025], rtol=1e-6)
