@@ -332,8 +332,8 @@ second, idle core busy. On an idle multi-core host Keras would then gain more wa
 from parallelism than its extra work costs; on a loaded host, with no idle core, the wall
 clock follows the CPU-time ratio. Ours also spends ~20 scalar ops per backward step on
 slicing its saved tensors (`Pack`, `StridedSlice`); reading them from TensorArrays removes
-those, but on this shared host the change (CPU ratio 0.75-0.77 against 0.77, interleaved)
-was inside the noise, so the kernel is unchanged. `--threads N` pins TensorFlow's thread
+those, but on this shared host the change (CPU ratio 0.75-0.79 against 0.77-0.78 in three
+interleaved runs) was inside the noise, so the kernel is unchanged. `--threads N` pins TensorFlow's thread
 pools, to study this on a given host.
 """
 
