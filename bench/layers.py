@@ -51,6 +51,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-xla", dest="xla", action="store_false", help="skip the jit_compile=True train step"
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="TensorFlow intra- and inter-op threads (default: TensorFlow's, one per core)",
+    )
+    parser.add_argument(
         "--docs-only",
         action="store_true",
         help="rewrite the docs section from the results file, without measuring",
@@ -61,6 +67,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error(f"argument {flag}: expected a positive integer, got {value}")
     if args.units <= 0:
         parser.error(f"argument --units: expected a positive integer, got {args.units}")
+    if args.threads is not None and args.threads <= 0:
+        parser.error(f"argument --threads: expected a positive integer, got {args.threads}")
     if args.lengths is None:
         args.lengths = [25] if args.quick else [25, 100, 400]
     bad = [t for t in args.lengths if t <= 0]
@@ -184,11 +192,32 @@ def measure(cell: str, time_steps: int, args: argparse.Namespace) -> list[dict[s
     return rows
 
 
+def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """The host's float32 matmul speed (best of ``repeats`` ``n^3`` products), in GFLOP/s.
+
+    Ratios to Keras move with the host (the issue's quiet 2-core host ran Keras's LSTM step
+    at twice this one's time): this figure says which kind of host a table comes from.
+    """
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n))
+    best = float("inf")
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        _ = tf.matmul(a, a).numpy()
+        best = min(best, time.perf_counter() - start)
+    return round(2 * n**3 / best / 1e9, 1)
+
+
 def machine() -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
     return {
+        "matmul_gflops": matmul_gflops(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "default",
+        "load_average_start": [round(v, 2) for v in os.getloadavg()],
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
@@ -270,7 +299,7 @@ CPU time (process CPU seconds; less disturbed by other jobs on shared cores, so 
 to trust when the two disagree). Raw samples: `bench/results/layers.json`.
 
 Measured {report["date"]} on {device} ({m["processor"]}), TensorFlow {m["tensorflow"]},
-Keras {m["keras"]}. {report["note"]}
+Keras {m["keras"]}{_host_line(m)}. {report["note"]}
 
 {summary(report["results"])}
 
@@ -286,7 +315,39 @@ are bound by TensorFlow's per-op cost and the hand-written backward saves little
 `jit_compile=True`, where XLA fuses each step, ours is clearly faster. Our loop's gradient
 compiles under XLA with a dynamic time dimension (it is ours, not TensorFlow's
 `while_loop` gradient). Differences under ~10% are within the noise of a shared machine.
+
+The ratio moves with the host. On a quiet 2-core host where Keras's LSTM step took 182 ms
+(88 ms on the host of the table above), issue 14 reports the LSTM train step at T=100 at
+1.06x wall and 0.97x CPU time (SimpleRNN 0.93x, GRU 0.91x); on a heavily loaded 2-core host
+(1-minute load average 8-11, 2026-12-01; Keras at 526 ms) it read 0.90x wall and 0.79x
+CPU. So the LSTM train-step range seen is 0.76-1.06x wall, 0.79-0.97x CPU time.
+
+The likely reason, from counting ops per loop iteration (which does not depend on the host)
+and not yet confirmed by timing on a quiet host: Keras's loop body runs 2 matmuls forward
+and 4 backward per step (the input projection and the weight gradients, accumulated step
+by step), ours 1 and 1 (those moved out of the loop into single large matmuls). Ours does
+less work, but what stays in its loop is the serial chain `dz_t -> dh_(t-1) -> dz_(t-1)`,
+while Keras's per-step weight-gradient matmuls do not depend on that chain and can keep a
+second, idle core busy. On an idle multi-core host Keras would then gain more wall time
+from parallelism than its extra work costs; on a loaded host, with no idle core, the wall
+clock follows the CPU-time ratio. Ours also spends ~20 scalar ops per backward step on
+slicing its saved tensors (`Pack`, `StridedSlice`); reading them from TensorArrays removes
+those, but on this shared host the change (CPU ratio 0.75-0.79 against 0.77-0.78 in three
+interleaved runs) was inside the noise, so the kernel is unchanged. `--threads N` pins TensorFlow's thread
+pools, to study this on a given host.
 """
+
+
+def _host_line(m: dict[str, Any]) -> str:
+    """The host's matmul speed, threads and load, where the results file has them."""
+    if "matmul_gflops" not in m:  # results written before these were recorded
+        return ""
+    load = "/".join(f"{v:.1f}" for v in (m["load_average_start"][0], m["load_average_end"][0]))
+    return (
+        f"; a 1024^3 float32 matmul at {m['matmul_gflops']} GFLOP/s, TensorFlow threads "
+        f"{m['intra_op_threads']} intra-op / {m['inter_op_threads']} inter-op, 1-minute load "
+        f"average {load} (start/end)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -296,13 +357,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"table: {write_section('Layers', docs_body(report))}")
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.threads is not None:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    host = machine()
     rows: list[dict[str, Any]] = []
     for cell in args.cells:
         for t in args.lengths:
             rows.extend(measure(cell, t, args))
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": machine(),
+        "machine": {**host, "load_average_end": [round(v, 2) for v in os.getloadavg()]},
         "config": {
             "batch": args.batch,
             "features": args.features,

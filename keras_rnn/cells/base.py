@@ -14,10 +14,25 @@ from typing import Any
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
-# Keras's own dropout-mask cache for cells. `keras.layers.RNN` recognises cells by this mixin
-# and draws their masks before its loop starts (a mask drawn inside a compiled loop body
-# could not be reused across steps), so our cells inherit it to stay drop-in in `RNN(cell)`.
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+def _dropout_rnn_cell() -> type:
+    """Keras's dropout-mask cache for cells, the mixin ``keras.layers.SimpleRNNCell`` inherits.
+
+    ``keras.layers.RNN`` recognises cells by this mixin and draws their masks before its loop
+    starts (a mask drawn inside a compiled loop body could not be reused across steps), so
+    our cells inherit it to stay drop-in in ``RNN(cell)``. Keras does not export it, and its
+    module is private, so it is taken from the public cell's bases.
+    """
+    for cls in keras.layers.SimpleRNNCell.__mro__:
+        if cls.__name__ == "DropoutRNNCell":
+            return cls
+    raise ImportError(  # pragma: no cover - a Keras that reorganised its cells
+        f"keras {keras.__version__}: keras.layers.SimpleRNNCell no longer inherits "
+        "DropoutRNNCell; keras_rnn's cells need a Keras 3 release that does."
+    )
+
+
+DropoutRNNCell = _dropout_rnn_cell()
 
 
 def check_units(units: Any) -> int:
@@ -87,9 +102,6 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        # Keras cells take `implementation` (1 or 2: how the matmuls are split); ours have one
-        # fused path, so the argument is accepted for drop-in compatibility and ignored.
-        kwargs.pop("implementation", None)
         units = check_units(units)
         super().__init__(**kwargs)
         self.units = units

@@ -42,6 +42,8 @@ class LSTMCell(RecurrentCell):
         kernel_initializer, recurrent_initializer, bias_initializer, *_regularizer,
         *_constraint, dropout, recurrent_dropout, seed: As in
             :class:`~keras_rnn.cells.SimpleRNNCell`.
+        implementation: Keras's choice of matmul split (0, 1 or 2); accepted so that
+            Keras configs load, and a no-op: the results are the same for every value.
 
     Call arguments:
         inputs: ``(batch, F)``.
@@ -70,6 +72,10 @@ class LSTMCell(RecurrentCell):
         unit_forget_bias: bool = True,
         **kwargs: Any,
     ) -> None:
+        # Keras's `implementation` (1: one matmul per gate, 2: one fused matmul; older
+        # configs also carry 0) changes speed, not results. Ours has one fused path for
+        # every value: accepted, kept as an attribute like Keras's, and otherwise ignored.
+        implementation = kwargs.pop("implementation", 2)
         super().__init__(
             units,
             activation=activation,
@@ -80,6 +86,7 @@ class LSTMCell(RecurrentCell):
             **kwargs,
         )
         self.recurrent_activation = get_activation(recurrent_activation, "recurrent_activation")
+        self.implementation = implementation
         self.unit_forget_bias = bool(unit_forget_bias)
         self.state_size = [self.units, self.units]
 

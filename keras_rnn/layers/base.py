@@ -58,6 +58,9 @@ class RecurrentLayer(keras.layers.RNN):
     """
 
     cell_class: ClassVar[type[RecurrentCell]]
+    # Whether the Keras namesake takes `use_cudnn` (SimpleRNN does not: its config must not
+    # carry it, or `keras.layers.SimpleRNN.from_config` of ours fails).
+    keras_has_use_cudnn: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -203,7 +206,10 @@ class RecurrentLayer(keras.layers.RNN):
         cell_config = {k: v for k, v in self.cell.get_config().items() if k not in _LAYER_KEYS}
         base_config = super().get_config()
         del base_config["cell"]
-        return {**base_config, **cell_config, "use_cudnn": self.use_cudnn}
+        config = {**base_config, **cell_config}
+        if self.keras_has_use_cudnn:
+            config["use_cudnn"] = self.use_cudnn
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RecurrentLayer:

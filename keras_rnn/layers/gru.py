@@ -25,7 +25,8 @@ class GRU(RecurrentLayer):
     ``use_bias``, ``reset_after``, initialisers, regularisers,
     constraints, ``dropout``, ``recurrent_dropout``, ``seed``) and the sequence options
     ``return_sequences``, ``return_state``, ``go_backwards``, ``stateful``, ``unroll``,
-    ``activity_regularizer``, with Keras's defaults.
+    ``activity_regularizer``, with Keras's defaults; ``implementation`` is accepted as
+    Keras's is and changes nothing (one fused path for every value).
 
     >>> layer = GRU(4, return_sequences=True)
     >>> tuple(layer(keras.ops.ones((2, 5, 3))).shape)
@@ -78,6 +79,8 @@ class GRU(RecurrentLayer):
             "dropout": dropout,
             "recurrent_dropout": recurrent_dropout,
             "seed": seed,
+            # Keras's speed switch; a documented no-op here (see the cell).
+            "implementation": kwargs.pop("implementation", 2),
             "reset_after": reset_after,
         }
         super().__init__(

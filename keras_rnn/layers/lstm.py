@@ -25,7 +25,8 @@ class LSTM(RecurrentLayer):
     ``use_bias``, ``unit_forget_bias``, initialisers, regularisers,
     constraints, ``dropout``, ``recurrent_dropout``, ``seed``) and the sequence options
     ``return_sequences``, ``return_state``, ``go_backwards``, ``stateful``, ``unroll``,
-    ``activity_regularizer``, with Keras's defaults.
+    ``activity_regularizer``, with Keras's defaults; ``implementation`` is accepted as
+    Keras's is and changes nothing (one fused path for every value).
 
     >>> layer = LSTM(4, return_sequences=True)
     >>> tuple(layer(keras.ops.ones((2, 5, 3))).shape)
@@ -79,6 +80,8 @@ class LSTM(RecurrentLayer):
             "dropout": dropout,
             "recurrent_dropout": recurrent_dropout,
             "seed": seed,
+            # Keras's speed switch; a documented no-op here (see the cell).
+            "implementation": kwargs.pop("implementation", 2),
         }
         super().__init__(
             cell_kwargs,

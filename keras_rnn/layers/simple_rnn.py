@@ -31,6 +31,7 @@ class SimpleRNN(RecurrentLayer):
     """
 
     cell_class = SimpleRNNCell
+    keras_has_use_cudnn = False
 
     def __init__(
         self,

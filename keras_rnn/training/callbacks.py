@@ -3,14 +3,15 @@ TensorBoard.
 
 A callback sees the run through hooks (all optional)::
 
-    on_train_begin(logs)  on_epoch_begin(epoch, logs)  on_train_batch_end(step, logs)
-    on_epoch_end(epoch, logs)  on_train_end(logs)
+    on_train_begin(logs)  on_epoch_begin(epoch, logs)  on_train_batch_begin(step, logs)
+    on_train_batch_end(step, logs)  on_epoch_end(epoch, logs)  on_train_end(logs)
 
 ``epoch`` counts from 0; ``step`` is the global step (train steps since the run began,
 resumes included). ``logs`` holds Python floats: per step ``loss``, metric names,
 ``grad_norm`` and ``learning_rate``; per epoch the epoch means and ``val_*`` values. A
 callback reaches the trainer as ``self.trainer`` (``.model``, ``.optimizer``) and stops
-training with ``self.trainer.stop_training = True``.
+training with ``self.trainer.stop_training = True``. ``keras.callbacks.Callback`` objects are
+accepted too (:mod:`keras_rnn.training.keras_callbacks`).
 
 Callbacks whose progress must survive a resume implement ``get_state() -> dict`` (JSON) and
 ``set_state(dict)``; the trainer stores it in its checkpoints.
@@ -40,6 +41,7 @@ class Callback:
 
     def on_train_begin(self, logs: Logs | None = None) -> None: ...
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None: ...
+    def on_train_batch_begin(self, step: int, logs: Logs | None = None) -> None: ...
     def on_train_batch_end(self, step: int, logs: Logs | None = None) -> None: ...
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
     def on_train_end(self, logs: Logs | None = None) -> None: ...

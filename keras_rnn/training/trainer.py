@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_rnn.training import devices
+from keras_rnn.training import devices, keras_callbacks
 from keras_rnn.training.callbacks import Callback, History, TensorBoard
 from keras_rnn.training.checkpoints import CheckpointError, CheckpointStore
 from keras_rnn.training.data import EpochData, check_resumable, epoch_dataset
@@ -90,6 +90,7 @@ class Trainer:
         deterministic: bool = False,
         mixed_precision: bool | None = None,
     ) -> None:
+        _check_backend()
         for name, value in (("clip_norm", clip_norm), ("clip_value", clip_value)):
             if value is not None and not (isinstance(value, int | float) and value > 0):
                 raise ValueError(
@@ -243,7 +244,8 @@ class Trainer:
                 (split over the replicas).
             epochs: the epoch to stop after (like Keras, counted from the run's start).
             validation_data: a dataset evaluated at each epoch's end (``val_*`` logs).
-            callbacks: :class:`~keras_rnn.training.callbacks.Callback` objects.
+            callbacks: :class:`~keras_rnn.training.callbacks.Callback` objects, or
+                ``keras.callbacks.Callback`` ones (:mod:`keras_rnn.training.keras_callbacks`).
             steps_per_epoch: batches per epoch (needed for an infinite dataset).
             validation_steps: batches of ``validation_data`` per evaluation.
 
@@ -257,9 +259,10 @@ class Trainer:
             _check_positive("validation_steps", validation_steps)
         if self.seed is not None:
             devices.configure(seed=self.seed, deterministic=self.deterministic)
-        self._build(epoch_dataset(train_data, 0))
+        first = epoch_dataset(train_data, 0)
+        user_callbacks = keras_callbacks.adapt(callbacks, epochs, steps_per_epoch, first)
+        self._build(first)
         history = History()
-        user_callbacks = list(callbacks)
         all_callbacks: list[Callback] = [history, *user_callbacks]
         if self.log_dir is not None:
             all_callbacks.append(TensorBoard(self.log_dir))
@@ -274,6 +277,11 @@ class Trainer:
             # from a per-process counter (it would replay epoch 0's order after a restart).
             check_resumable(epoch_dataset(train_data, start_epoch))
         self._progress.say(f"Training with {devices.describe(self.strategy)}")
+        batch_begin_callbacks = [
+            c
+            for c in all_callbacks
+            if type(c).on_train_batch_begin is not Callback.on_train_batch_begin
+        ]
         step_logs_wanted = bool(self.verbose) or any(
             type(c).on_train_batch_end is not Callback.on_train_batch_end for c in all_callbacks
         )
@@ -295,6 +303,8 @@ class Trainer:
                 self._progress.begin_epoch(epoch, epochs, target, first_step=skip)
                 step_in_epoch, pending = skip, []
                 for batch in self.strategy.experimental_distribute_dataset(dataset):
+                    for callback in batch_begin_callbacks:
+                        callback.on_train_batch_begin(self.global_step + 1)
                     _, norm = self._steps.train(batch)
                     step_in_epoch += 1
                     self.global_step += 1
@@ -476,6 +486,18 @@ def _cardinality(dataset: tf.data.Dataset, steps: int | None) -> int | None:
     if size == tf.data.INFINITE_CARDINALITY:
         raise ValueError("The training data is infinite: pass `steps_per_epoch`.")
     return size if size >= 0 else steps
+
+
+def _check_backend() -> None:
+    """The Trainer is ``tf.GradientTape`` and ``tf.distribute``: refuse other backends early."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            f"keras_rnn.training.Trainer needs the TensorFlow backend, but Keras runs on "
+            f"{backend!r}: set KERAS_BACKEND=tensorflow before importing keras, or train "
+            "with model.compile() and model.fit(), which keras_rnn's layers support on other "
+            "backends too (tested on JAX)."
+        )
 
 
 def _check_positive(name: str, value: Any) -> None:

@@ -32,13 +32,18 @@ def test_bench_runs_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     modes = {(r["cell"], r["mode"]) for r in report["results"]}
     assert modes == {("lstm", "train"), ("lstm", "infer")}
     assert all(r["ours_ms"] > 0 and r["keras_ms"] > 0 for r in report["results"])
+    # What kind of host the ratios come from: its matmul speed, threads and load.
+    assert report["machine"]["matmul_gflops"] > 0
+    assert len(report["machine"]["load_average_end"]) == 3
+    assert "GFLOP/s" in layers.docs_body(report)
     assert "| LSTM | 3 | train step |" in capsys.readouterr().out
 
 
-def test_bench_rejects_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flag", ["--units", "--threads"])
+def test_bench_rejects_bad_flags(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     from bench import layers
 
     with pytest.raises(SystemExit) as info:
-        layers.parse_args(["--units", "0"])
+        layers.parse_args([flag, "0"])
     assert info.value.code == 2
-    assert "--units" in capsys.readouterr().err
+    assert flag in capsys.readouterr().err
