@@ -375,8 +375,13 @@ def plot_answers(statquest: dict[str, Any], trained: dict[str, Any], out_dir: Pa
     }
     positions = np.arange(len(labels))
     fig, ax = plt.subplots(figsize=(8, 4))
-    for offset, (name, values) in zip((-0.27, 0.0, 0.27), series.items(), strict=True):
-        bars = ax.bar(positions + offset, values, 0.27, label=name, edgecolor="black", lw=0.6)
+    colours = ("lightgray", "tab:blue", "tab:orange")
+    for offset, colour, (name, values) in zip(
+        (-0.27, 0.0, 0.27), colours, series.items(), strict=True
+    ):
+        bars = ax.bar(
+            positions + offset, values, 0.27, label=name, color=colour, edgecolor="black", lw=0.6
+        )
         # a bar of height 0 is invisible: its value, written on it, is not
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
     ax.axhline(0.0, color="black", lw=0.8)

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,7 @@ ARGS = _common.parse_args("04_long_range_memory", "Lesson 4: long-range memory."
 QUICK, OUT_DIR = ARGS.quick, ARGS.output_dir
 SETTINGS = QUICK_SETTINGS if QUICK else FULL_SETTINGS
 FINDINGS: dict[str, Any] = {
-    "settings": SETTINGS,
+    "settings": asdict(SETTINGS),
     "chance": CHANCE,
     "adding_baseline": ADDING_BASELINE,
 }

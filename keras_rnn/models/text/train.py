@@ -170,6 +170,11 @@ def train(opts: TextOptions) -> TrainResult:
     # Under a tf.distribute strategy the model's variables must be created in its scope.
     strategy = resolve_strategy(opts.trainer.get("strategy"))
     opts.trainer["strategy"] = strategy
+    if seed is not None:
+        # The Trainer seeds at the start of fit(), after the weights are drawn: without this
+        # the first call in a process drew them from an unseeded RNG, later calls from the
+        # state the previous fit() left, and the same seed gave different weights.
+        keras.utils.set_random_seed(seed)
     with strategy.scope():
         model = build_language_model(
             tokenizer.vocab_size,

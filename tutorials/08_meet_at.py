@@ -1,0 +1,390 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 8: "Let's meet at __", the course's example answered head on
+#
+# The RNN/LSTM/GRU article asks what comes after "let's meet at": **breakfast**, **lunch**
+# or **dinner**, and the answer depends on a cue earlier in the sentence: *morning*, *noon*
+# or *evening*. Its second example: "Today the weather is **good**, and my mood is also __"
+# (good; bad after "bad"; fine after "fine"). Both are the same idea: the word that decides
+# the blank is **k words before it**, and the words in between say nothing about it.
+#
+# We build exactly that, with k growing:
+#
+#     let's meet tomorrow MORNING [k - 2 filler words] at __          -> breakfast
+#     today the weather is GOOD [k - 6 filler words] and my mood is also __   -> good
+#
+# The fillers are pieces of ordinary phrases (", after the long walk", ", if you are free",
+# ...) drawn at random, so "at" follows "bridge", "free", "walk"... in every sentence,
+# whatever the cue. Then we ask three kinds of predictor for the blank, at each distance k:
+#
+# 1. **n-gram models** (counts of what followed the last n - 1 words in the training
+#    sentences, backing off to shorter contexts when a context was never seen): an n-gram
+#    sees the cue only when k <= n - 1, so it must fail from k = n on;
+# 2. **SimpleRNN, LSTM and GRU** (ours, from `keras_rnn`), reading the whole sentence and
+#    predicting the blank with a softmax over the vocabulary, trained on sentences of every
+#    distance at once;
+# 3. **you**: `complete("...")` below takes any sentence you type.
+#
+# The plot: accuracy against k for every predictor, chance (1/3) marked. How far each
+# recurrent cell reaches is *measured* here, not quoted: see the last section for how it
+# compares with the course's "a vanilla RNN remembers 5-10 steps".
+#
+# Run: `python tutorials/08_meet_at.py [--quick]` or `keras-rnn tutorial meet_at`.
+
+# %%
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import _common
+import keras
+import numpy as np
+
+from keras_rnn import GRU, LSTM, SimpleRNN
+
+CUES = {
+    "meet": {"morning": "breakfast", "noon": "lunch", "evening": "dinner"},
+    "mood": {"good": "good", "bad": "bad", "fine": "fine"},
+}
+HEADS = {"meet": ["let's", "meet", "tomorrow"], "mood": ["today", "the", "weather", "is"]}
+TAILS = {"meet": ["at"], "mood": ["and", "my", "mood", "is", "also"]}
+MIN_DISTANCE = {task: len(TAILS[task]) + 1 for task in CUES}  # no fillers: the cue, the tail
+FILLER_PHRASES = (
+    ", after the long walk",
+    ", if you are free",
+    ", near the old bridge",
+    ", as we said yesterday",
+    ", when the rain stops",
+    ", before the train leaves",
+    ", with your sister",
+    ", by the river",
+    ", once work is done",
+    ", so tell me",
+)
+CELLS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
+NGRAMS = (2, 3, 5)
+CHANCE = 1 / 3
+
+# %% [markdown]
+# ## Settings
+# `QUICK` is True in a notebook and with `--quick`: distances up to 16, a few hundred
+# training steps (tens of seconds). Set it to False for the full lesson (distances up to
+# 60, longer training: minutes).
+
+# %%
+ARGS = _common.parse_args("08_meet_at", 'Lesson 8: "let\'s meet at __", with the cue k words back.')
+QUICK, OUT_DIR = ARGS.quick, ARGS.output_dir
+MAX_DISTANCE = 16 if QUICK else 60
+DISTANCES = [2, 3, 4, 6, 8, 12, 16] if QUICK else [2, 3, 4, 6, 8, 12, 16, 24, 32, 45, 60]
+TRAIN_SENTENCES, EPOCHS, UNITS = (4000, 6, 32) if QUICK else (12000, 10, 64)
+TEST_PER_DISTANCE = 150 if QUICK else 400
+FINDINGS: dict[str, Any] = {"distances": DISTANCES, "chance": CHANCE}
+
+
+# %% [markdown]
+# ## The data: sentences with the cue k words before the blank
+
+
+# %%
+def fillers(n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` words cut from random filler phrases (each phrase starts with a comma)."""
+    words: list[str] = []
+    while len(words) < n:
+        words += FILLER_PHRASES[rng.integers(len(FILLER_PHRASES))].split()
+    return words[:n]
+
+
+def sentence(task: str, cue: str, distance: int, rng: np.random.Generator) -> list[str]:
+    """The words before the blank, with ``cue`` exactly ``distance`` words before it."""
+    n_fillers = distance - MIN_DISTANCE[task]
+    if n_fillers < 0:
+        raise ValueError(f"distance {distance} < {MIN_DISTANCE[task]} for the {task!r} sentence")
+    return HEADS[task] + [cue] + fillers(n_fillers, rng) + TAILS[task]
+
+
+def make_sentences(
+    n: int, rng: np.random.Generator, distance: int | None = None, task: str | None = None
+) -> list[tuple[list[str], str, str, int]]:
+    """(words, answer, task, distance) for ``n`` sentences; random task/distance unless given."""
+    out = []
+    for _ in range(n):
+        t = task or ("meet", "mood")[rng.integers(2)]
+        k = distance or int(rng.integers(MIN_DISTANCE[t], MAX_DISTANCE + 1))
+        cue = list(CUES[t])[rng.integers(3)]
+        out.append((sentence(t, cue, k, rng), CUES[t][cue], t, k))
+    return out
+
+
+rng = np.random.default_rng(0)
+train_set = make_sentences(TRAIN_SENTENCES, rng)
+test_sets = {
+    (task, k): make_sentences(TEST_PER_DISTANCE, rng, distance=k, task=task)
+    for task in CUES
+    for k in DISTANCES
+    if k >= MIN_DISTANCE[task]
+}
+for words, answer, _task, k in train_set[:4]:
+    print(f"  k = {k:2d}: {' '.join(words)} __ -> {answer}")
+
+# %% [markdown]
+# ## Words to ids
+# Id 0 pads a sentence on the left (and is masked), id 1 stands for a word never seen in
+# training (what you type may contain some).
+
+# %%
+WORDS = {w for words, answer, _, _ in train_set for w in [*words, answer]}
+VOCAB = ["<pad>", "<unk>", *sorted(WORDS)]
+WORD_ID = {w: i for i, w in enumerate(VOCAB)}
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words and commas: "Let's meet, at" -> ["let's", "meet", ",", "at"]."""
+    return re.findall(r"[a-z']+|,", text.lower())
+
+
+def encode(sentences: list[list[str]], length: int | None = None) -> np.ndarray:
+    """Left-padded ids (n, length); the last column is the word just before the blank."""
+    length = length or max(len(s) for s in sentences)
+    ids = np.zeros((len(sentences), length), dtype="int32")
+    for row, words in enumerate(sentences):
+        tail = [WORD_ID.get(w, 1) for w in words][-length:]
+        ids[row, length - len(tail) :] = tail
+    return ids
+
+
+x_train = encode([words for words, _, _, _ in train_set])
+y_train = np.array([WORD_ID[answer] for _, answer, _, _ in train_set])
+_common.show("vocabulary", len(VOCAB))
+_common.show("training sentences (ids)", x_train.shape)
+
+
+# %% [markdown]
+# ## The n-gram baselines
+# An n-gram model predicts the blank from the last n - 1 words only: the answer seen most
+# often after that context in training; if the context never occurred, the same with one
+# word fewer (back-off), down to the most common answer overall.
+
+
+# %%
+class NGram:
+    """Most frequent answer after the last ``n - 1`` words, with back-off to shorter contexts."""
+
+    def __init__(self, n: int, sentences: list[tuple[list[str], str, str, int]]):
+        self.n = n
+        self.counts: dict[tuple[str, ...], Counter] = defaultdict(Counter)
+        for words, answer, _, _ in sentences:
+            for size in range(n):
+                self.counts[tuple(words[len(words) - size :])][answer] += 1
+
+    def predict(self, words: list[str]) -> str:
+        for size in range(self.n - 1, -1, -1):
+            context = tuple(words[len(words) - size :]) if size else ()
+            if self.counts.get(context):
+                return self.counts[context].most_common(1)[0][0]
+        raise AssertionError("the empty context is always counted")
+
+
+ngrams = {f"{n}-gram": NGram(n, train_set) for n in NGRAMS}
+
+
+def accuracy_by_distance(predict) -> dict[str, dict[int, float]]:
+    """task -> distance -> share of test sentences whose blank ``predict(words_list)`` gets."""
+    scores: dict[str, dict[int, float]] = {task: {} for task in CUES}
+    for (task, k), sentences in test_sets.items():
+        guesses = predict([words for words, _, _, _ in sentences])
+        truth = [answer for _, answer, _, _ in sentences]
+        scores[task][k] = float(np.mean([g == t for g, t in zip(guesses, truth, strict=True)]))
+    return scores
+
+
+results: dict[str, dict[str, dict[int, float]]] = {}
+for name, model in ngrams.items():
+    results[name] = accuracy_by_distance(lambda batch, m=model: [m.predict(w) for w in batch])
+    _common.show(
+        f"{name} accuracy, meet", {k: round(v, 2) for k, v in results[name]["meet"].items()}
+    )
+
+
+# %% [markdown]
+# ## The recurrent models
+# Embedding -> one of our recurrent layers -> a softmax over the whole vocabulary (the next
+# word could be any word; training teaches it which). The LSTM/GRU forget/update-gate bias
+# starts at 1 and 0, Keras's defaults: no help from us. Training: Adam, gradients clipped at
+# norm 1, every distance mixed in each batch.
+
+
+# %%
+def build(cell: str) -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int32"),
+            keras.layers.Embedding(len(VOCAB), 16, mask_zero=True),
+            CELLS[cell](UNITS),
+            keras.layers.Dense(len(VOCAB)),
+        ]
+    )
+
+
+def train_cell(cell: str, seed: int = 0) -> tuple[keras.Model, dict[str, list[float]], float]:
+    keras.utils.set_random_seed(seed)
+    model = build(cell)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    started = time.perf_counter()
+    history = model.fit(x_train, y_train, batch_size=64, epochs=EPOCHS, verbose=0)
+    return model, history.history, time.perf_counter() - started
+
+
+def rnn_predict(model: keras.Model):
+    def predict(batch: list[list[str]]) -> list[str]:
+        logits = model.predict(encode(batch), verbose=0, batch_size=256)
+        return [VOCAB[i] for i in np.argmax(logits, axis=1)]
+
+    return predict
+
+
+# %% [markdown]
+# Train the three cells (the long step; change `UNITS`, `EPOCHS` or the seed and rerun).
+
+# %%
+models: dict[str, keras.Model] = {}
+FINDINGS["seconds"] = {}
+for cell in CELLS:
+    models[cell], history, seconds = train_cell(cell)
+    results[cell] = accuracy_by_distance(rnn_predict(models[cell]))
+    FINDINGS["seconds"][cell] = seconds
+    _common.show(
+        f"{cell}: final training accuracy {history['accuracy'][-1]:.3f} in {seconds:.0f} s; "
+        "test accuracy by distance, meet",
+        {k: round(v, 2) for k, v in results[cell]["meet"].items()},
+    )
+
+
+# %% [markdown]
+# ## Look: accuracy against distance
+
+
+# %%
+def reach(scores: dict[int, float], threshold: float = 0.9) -> int | None:
+    """The largest distance up to which every measured accuracy is >= ``threshold``."""
+    best = None
+    for k in sorted(scores):
+        if scores[k] < threshold:
+            break
+        best = k
+    return best
+
+
+def plot_accuracy(out_dir: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    # n-grams dashed; the recurrent cells solid, each its own marker (they often coincide)
+    styles = {"2-gram": ":", "3-gram": "-.", "5-gram": "--", "SimpleRNN": "o-", "LSTM": "s-"}
+    sizes = {"SimpleRNN": 9, "LSTM": 7, "GRU": 4}
+    for ax, (task, title) in zip(
+        axes,
+        (
+            ("meet", '"let\'s meet tomorrow MORNING ... at __"'),
+            ("mood", '"the weather is GOOD ... my mood is also __"'),
+        ),
+        strict=True,
+    ):
+        for name, scores in results.items():
+            ks = sorted(scores[task])
+            style = styles.get(name, "^-")
+            ax.plot(
+                ks, [scores[task][k] for k in ks], style, label=name, lw=2, ms=sizes.get(name, 0)
+            )
+        ax.axhline(CHANCE, color="gray", lw=0.8, label="chance (1/3)")
+        ax.set_xlabel("k: words from the cue to the blank")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(0, 1.05)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("test accuracy")
+    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return _common.save_figure(fig, out_dir, "accuracy_vs_distance.png")
+
+
+reaches = {name: {task: reach(scores[task]) for task in CUES} for name, scores in results.items()}
+for name, by_task in reaches.items():
+    _common.show(f"{name}: accuracy >= 0.9 up to k =", by_task)
+FINDINGS.update(accuracy=results, reach=reaches, plots=[plot_accuracy(OUT_DIR)])
+
+
+# %% [markdown]
+# ## Your turn: type a sentence
+# `complete(text)` prints what each predictor puts in the blank, with the recurrent
+# models' top-3 probabilities. Try moving "morning" further from "at", or a cue the models
+# never saw ("tonight"), or words they never saw (they become `<unk>`).
+
+
+# %%
+def complete(text: str, k: int = 3) -> dict[str, Any]:
+    words = tokenize(text)
+    answers: dict[str, Any] = {name: model.predict(words) for name, model in ngrams.items()}
+    for cell, model in models.items():
+        probs = keras.ops.softmax(model(encode([words]))).numpy()[0]
+        top = np.argsort(probs)[::-1][:k]
+        answers[cell] = [(VOCAB[i], round(float(probs[i]), 3)) for i in top]
+    print(f"{text} __")
+    for name, answer in answers.items():
+        print(f"  {name:10s} {answer}")
+    return answers
+
+
+typed = {
+    text: complete(text)
+    for text in (
+        "let's meet tomorrow evening at",
+        "let's meet tomorrow morning , if you are free , near the old bridge , at",
+        "today the weather is bad , by the river , and my mood is also",
+    )
+}
+FINDINGS["typed"] = typed
+
+# %%
+# Type your own here:
+_ = complete("let's meet tomorrow noon , as we said yesterday , at")
+
+# %% [markdown]
+# ## What this measured, against what the course says
+#
+# - **n-grams fail exactly where the cue leaves their window**: the trigram gets the blank
+#   right at k = 2 ("morning at") and is at chance (1/3) from k = 3 on; the 5-gram holds up
+#   to k = 4. No amount of counting fixes it: the words in between are independent of the
+#   cue. This is the course's argument for recurrence, measured.
+# - **The recurrent nets carry the cue** as far as the printed "accuracy >= 0.9 up to k"
+#   says. The course says a vanilla RNN remembers "about 5-10 steps"; here, as in lesson 4
+#   (SimpleRNN at distance 30: 93%), the SimpleRNN reaches further than that. Why: the cue
+#   is one of three strong, distinct words and the fillers are a small, repetitive set, the
+#   recurrent matrix starts orthogonal (Keras's default), and Adam with clipping trains it.
+#   The vanishing gradient of lesson 3 is real; it sets the limit further out than the rule
+#   of thumb, and where exactly depends on the task, the width and the training budget.
+#   Read the full run's numbers (docs/tutorials.md) for the limits at this budget.
+
+# %%
+gated_reach = max(reaches["LSTM"]["meet"] or 0, reaches["GRU"]["meet"] or 0)
+_common.finish(
+    results["3-gram"]["meet"][2] > 0.9
+    and all(results["3-gram"]["meet"][k] < 0.6 for k in DISTANCES if k >= 3)
+    and gated_reach >= 8,
+    FINDINGS,
+    __name__,
+)
