@@ -443,9 +443,10 @@ def sp500_lesson(quick: bool, out_dir: Path) -> tuple[dict[str, Any], StockRun]:
 # %%
 _common.heading("5. S&P 500: our LSTM vs the baselines")
 FINDINGS["sp500"], sp500_run = sp500_lesson(QUICK, OUT_DIR)
-_common.show("persistence's loss on the train / val days", (
-    round(persistence_loss(sp500_run, "train"), 3), round(persistence_loss(sp500_run, "val"), 3),
-))  # fmt: skip
+FINDINGS["sp500"]["persistence_loss"] = {
+    part: persistence_loss(sp500_run, part) for part in ("train", "val")
+}
+_common.show("persistence's loss on the train / val days", FINDINGS["sp500"]["persistence_loss"])
 
 
 # %% [markdown]
