@@ -116,3 +116,24 @@ def test_every_lesson_opens_as_a_jupytext_percent_notebook():
         assert kinds.count("markdown") >= 3 and kinds.count("code") >= 3, path.name
         title = next(c.source for c in notebook.cells if c.cell_type == "markdown")
         assert re.match(r"# Lesson \d", title), path.name
+
+
+def test_every_lesson_is_top_level_steps_with_no_exit_and_no_forced_backend():
+    jupytext = pytest.importorskip("jupytext")
+    for path in sorted(TUTORIALS.glob("[0-9][0-9]_*.py")):
+        notebook = jupytext.read(path, fmt="py:percent")
+        code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+        steps = [src for src in code if not re.match(r"(def|class|@)\s", src.lstrip())]
+        assert len(steps) >= 4, f"{path.name}: fewer than 4 top-level steps"
+        assert "_common.parse_args(" in "\n".join(code[:3]), f"{path.name}: no settings cell"
+        assert "_common.finish(" in code[-1], f"{path.name}: the last cell does not finish()"
+        text = path.read_text()
+        assert "SystemExit" not in text and "sys.exit" not in text, path.name
+        assert "matplotlib.use" not in text and "plt.close" not in text, path.name
+
+
+def test_a_real_lesson_runs_as_a_script_through_the_cli(tmp_path, capsys):
+    assert cli.main(["tutorial", "1", "--quick", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "the quick run, as a script" in out and "claims hold" in out
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["scenarios.png", "training_loss.png"]
