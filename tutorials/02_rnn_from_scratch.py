@@ -289,10 +289,27 @@ FINDINGS.update(
 np_l, tf_l = np.array(np_losses), np.array(tf_losses)
 apart = np.abs(np_l - tf_l) / np.maximum(np_l, 1e-30) > 0.01
 split_step = int(np.argmax(apart)) if apart.any() else None
-jumps = np.flatnonzero(tf_l[1:] > 10 * tf_l[:-1]) + 1
+
+
+def spike_starts(losses: np.ndarray, factor: float = 30.0, gap: int = 50) -> list[int]:
+    """Steps where a spike starts: the loss climbs above ``factor`` x its lowest value so
+    far, at least ``gap`` steps after the previous start (one spike wobbles around the line)."""
+    above = losses > factor * np.minimum.accumulate(losses)
+    starts: list[int] = []
+    for t in np.flatnonzero(above[1:] & ~above[:-1]) + 1:
+        if not starts or t - starts[-1] >= gap:
+            starts.append(int(t))
+    return starts
+
+
 _common.show("first step where the curves differ by > 1%", split_step)
-_common.show("Keras steps where the loss jumps > 10x (Adam's spikes)", jumps.tolist()[:10])
-FINDINGS.update(split_step=split_step, keras_spike_steps=jumps.tolist())
+_common.show("NumPy: steps where a spike starts (loss > 30x its best)", spike_starts(np_l))
+_common.show("Keras: steps where a spike starts (loss > 30x its best)", spike_starts(tf_l))
+FINDINGS.update(
+    split_step=split_step,
+    numpy_spike_steps=spike_starts(np_l),
+    keras_spike_steps=spike_starts(tf_l),
+)
 FINDINGS["plots"] += [
     plot_losses(np_losses, tf_losses, OUT_DIR),
     plot_predictions(tf_predictions, targets, OUT_DIR),
@@ -377,11 +394,12 @@ def plot_truncation(out_dir: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-    left.semilogy(ks, [max(error_at_start[k], 1e-17) for k in ks], "o-", label="at the start")
-    left.semilogy(ks, [max(error_trained[k], 1e-17) for k in ks], "s-", label="after training")
+    left.plot(ks, [error_at_start[k] for k in ks], "o-", label="at the start")
+    left.plot(ks, [error_trained[k] for k in ks], "s-", label="after training")
+    left.set_ylim(0, None)
     left.set_xlabel("truncation k (backward steps; full BPTT is k = 25)")
-    left.set_ylabel("|g_k - g_full| / |g_full|")
-    left.set_title("What truncation forgets: the far terms of the gradient")
+    left.set_ylabel("|g_k - g_full| / |g_full|  (Wx, Wh, bh)")
+    left.set_title("What truncation forgets: the far terms of the gradient", fontsize=10)
     left.legend()
     left.grid(True, which="both", alpha=0.3)
     for k, losses in truncated_runs.items():
@@ -403,11 +421,16 @@ FINDINGS["truncation"] = {
 }
 
 # %% [markdown]
-# What to read in the plot: the error of the truncated gradient falls with k, fast here
-# (the sine is predictable from the last few values, and tanh' < 1 times Wh shrinks the far
-# terms), so k = 3 already trains nearly as well as full BPTT at an eighth of the backward
-# work. On a task whose answer lies further back than k (lesson 4's), truncation cannot learn
-# it at all: the gradient never sees the far input.
+# What to read in the plot (the full run's numbers): the truncated gradient's error falls
+# *slowly* with k. At the start, k = 3 misses half the gradient (relative error 0.52), and
+# after training even more (0.85): the recurrent matrix starts orthogonal and the hidden
+# values are small (tanh' ~ 1), so the product of Jacobians barely shrinks over 25 steps and
+# every step back still contributes. The far terms are not negligible here; truncation
+# simply drops them. Training still works, more slowly and less far: k = 1 ended at MSE
+# 5.5e-6, k = 3 at 6.0e-7, full BPTT at 1.7e-7 (2000 steps each, the same start). The
+# sine's next value is predictable from the last few values, so a gradient that only sees
+# them still points downhill. On a task whose answer lies further back than k (lesson 4's
+# France task), truncation cannot learn it at all: the gradient never reaches the far input.
 
 # %%
 _common.finish(
