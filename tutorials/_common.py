@@ -28,8 +28,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import matplotlib
 
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel. (Not "ipykernel in sys.modules": jupyter_client imports
+    it in any process that merely starts kernels, such as the tests.)"""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
 #: True inside a Jupyter kernel (a notebook), False when run as a script or imported by tests.
-IN_NOTEBOOK = "ipykernel" in sys.modules
+IN_NOTEBOOK = _in_notebook()
 
 if not IN_NOTEBOOK:
     # Files only: scripts run on servers and in tests without a display. In a notebook the
