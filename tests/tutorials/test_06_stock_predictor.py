@@ -71,6 +71,7 @@ def test_plots_written(findings):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_full_run(tmp_path_factory):
     full = run_full(STEM, tmp_path_factory)
     assert full["statland"]["all_correct"], full["statland"]["scenarios"]

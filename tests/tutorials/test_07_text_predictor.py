@@ -36,6 +36,7 @@ def test_plots_shown_and_written(findings):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_full_run(tmp_path_factory):
     full = run_full(STEM, tmp_path_factory)
     assert full["metrics"]["cross_entropy"] < full["baselines"]["bigram"]["cross_entropy"]
