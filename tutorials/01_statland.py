@@ -297,6 +297,31 @@ FINDINGS.update(
     unroll_max_abs_diff_learned=trained_diffs,
 )
 
+# %% [markdown]
+# One seed can be lucky. Train again from several random starts: how often does it answer
+# all four, after how many steps, with how many dead-ReLU restarts?
+
+# %%
+SEEDS = range(2, 6) if QUICK else range(2, 12)
+by_seed = {}
+for seed in SEEDS:
+    run_ = train_from_random(max_steps=1500 if QUICK else 3000, seed=10 * seed)
+    by_seed[seed] = {
+        "all_correct": answer_scenarios(run_["model"])["all_correct"],
+        "steps": run_["steps"],
+        "restarts": run_["restarts"],
+    }
+solved = [r for r in by_seed.values() if r["all_correct"]]
+steps = [r["steps"] for r in solved if r["steps"] is not None]
+_common.show(f"seeds that answer all four, of {len(by_seed)}", len(solved))
+if steps:
+    _common.show(
+        "steps until answered: median (min..max)",
+        f"{np.median(steps):.0f} ({min(steps)}..{max(steps)})",
+    )
+_common.show("dead-ReLU restarts per seed", [r["restarts"] for r in by_seed.values()])
+FINDINGS["by_seed"] = by_seed
+
 
 # %% [markdown]
 # ## Any number of days, one set of weights

@@ -44,6 +44,12 @@ def test_training_from_random_weights_answers_all_four(findings):
     assert set(findings["learned_weights"]) == {"w1", "w2", "b1", "w3", "b2"}
 
 
+def test_training_is_repeated_over_several_seeds(findings):
+    by_seed = findings["by_seed"]
+    assert len(by_seed) >= 4
+    assert sum(r["all_correct"] for r in by_seed.values()) >= len(by_seed) // 2
+
+
 def test_five_parameters_whatever_the_length_and_padding_changes_nothing(findings):
     assert findings["n_params"] == 5
     assert findings["padded"]["params"] == 5
