@@ -70,24 +70,66 @@ def load_lesson(stem: str) -> ModuleType:
     return module
 
 
-def execute_as_notebook(stem: str, out_dir: Path, quick: bool = True, timeout: int = 600) -> Any:
-    """Execute ``tutorials/<stem>.py`` as a notebook; the executed notebook (nbformat)."""
-    jupytext = pytest.importorskip("jupytext")
-    nbclient = pytest.importorskip("nbclient")
-    notebook = jupytext.read(TUTORIALS / f"{stem}.py")
-    env = {
-        **os.environ,
+def _lesson_env(out_dir: Path, quick: bool) -> dict[str, str]:
+    return {
         "KERAS_RNN_TUTORIAL_QUICK": "1" if quick else "0",
         "KERAS_RNN_TUTORIAL_OUTPUT_DIR": str(out_dir),
         "KERAS_RNN_TUTORIAL_FINDINGS": str(out_dir / "findings.pkl"),
     }
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(TUTORIALS)}},
-    )
-    client.execute(env=env)
+
+
+def start_kernel() -> Any:
+    """A ``python3`` kernel started in ``tutorials/`` (what Jupyter does for a notebook there)."""
+    from jupyter_client import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(TUTORIALS), env=dict(os.environ))
+    return km
+
+
+# Run first when lessons share one kernel: a clean namespace (as in a fresh kernel; only the
+# imported modules stay, which is the time saved), Keras's state reset, this lesson's settings.
+FRESH_START = """\
+get_ipython().run_line_magic("reset", "-f")
+import os, sys
+if "keras" in sys.modules:
+    sys.modules["keras"].backend.clear_session()
+os.environ.update({env!r})
+"""
+
+
+def execute_as_notebook(
+    stem: str, out_dir: Path, quick: bool = True, timeout: int = 600, km: Any = None
+) -> Any:
+    """Execute ``tutorials/<stem>.py`` as a notebook; the executed notebook (nbformat).
+
+    Without ``km`` the lesson gets a fresh kernel of its own, started in ``tutorials/``. With
+    a running kernel manager ``km`` (the tests share one, see conftest.py: starting a kernel
+    and importing TensorFlow costs ~5 s of CPU per lesson) a first cell clears the namespace
+    and sets this lesson's settings; the lesson's own cells follow unchanged.
+    """
+    jupytext = pytest.importorskip("jupytext")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = jupytext.read(TUTORIALS / f"{stem}.py")
+    env = _lesson_env(out_dir, quick)
+    if km is None:
+        client = nbclient.NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(TUTORIALS)}},
+        )
+        client.execute(env={**os.environ, **env})
+        return notebook
+    import nbformat
+
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(FRESH_START.format(env=env)))
+    client = nbclient.NotebookClient(notebook, km=km, timeout=timeout, kernel_name="python3")
+    try:
+        client.execute()
+    finally:
+        if client.kc is not None:
+            client.kc.stop_channels()
     return notebook
 
 
@@ -110,11 +152,13 @@ def error_outputs(notebook: Any) -> list[str]:
     ]
 
 
-def run_quick(stem: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def run_quick(
+    stem: str, tmp_path_factory: pytest.TempPathFactory, km: Any = None
+) -> dict[str, Any]:
     """The lesson's findings from a quick run as a notebook, plus the executed notebook."""
     out_dir = tmp_path_factory.mktemp(stem)
     started = time.perf_counter()
-    notebook = execute_as_notebook(stem, out_dir, quick=True)
+    notebook = execute_as_notebook(stem, out_dir, quick=True, km=km)
     findings = pickle.loads((out_dir / "findings.pkl").read_bytes())
     findings["_output_dir"] = out_dir
     findings["_notebook"] = notebook

@@ -10,8 +10,8 @@ STEM = "01_statland"
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory):
-    return run_quick(STEM, tmp_path_factory)
+def findings(tmp_path_factory, notebook_kernel):
+    return run_quick(STEM, tmp_path_factory, notebook_kernel)
 
 
 def test_looped_layer_equals_hand_unrolled_for_2_and_3_days(findings):

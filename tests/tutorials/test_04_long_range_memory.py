@@ -11,8 +11,8 @@ STEM = "04_long_range_memory"
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory):
-    return run_quick(STEM, tmp_path_factory)
+def findings(tmp_path_factory, notebook_kernel):
+    return run_quick(STEM, tmp_path_factory, notebook_kernel)
 
 
 def test_france_task_puts_the_country_distance_steps_before_speak():
