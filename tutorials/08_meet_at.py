@@ -295,7 +295,8 @@ def rnn_predict(model: keras.Model):
 
 
 # %% [markdown]
-# Train the three cells (the long step; change `UNITS`, `EPOCHS` or the seed and rerun).
+# Train the three cells, and the SimpleRNN once more without the curriculum (the long step;
+# change `UNITS`, `EPOCHS` or the seed and rerun).
 
 # %%
 NO_CURRICULUM = "SimpleRNN, no curriculum"
