@@ -54,7 +54,7 @@ bench-serving: $(STAMP)
 
 ## Every tutorial in full mode (slow); figures go to docs/tutorials.md.
 tutorials: $(STAMP)
-	$(BIN)/python -m pytest -m slow tests/tutorials tests/text/test_slow.py::test_lesson_runs_quick_and_saves_plots
+	$(BIN)/python -m pytest -m slow tests/tutorials
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

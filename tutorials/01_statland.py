@@ -63,6 +63,17 @@ SCENARIOS = {  # (yesterday, today) -> tomorrow
 # The weights StatQuest shows for this example.
 STATQUEST_WEIGHTS = {"w1": 1.8, "w2": -0.5, "b1": 0.0, "w3": 1.1, "b2": 0.0}
 
+# %% [markdown]
+# ## Settings
+#
+# `QUICK` is True in a notebook (and with `--quick`): fewer training steps. Set it to False
+# and run the cells again for the full lesson. `FINDINGS` collects what each step measured.
+
+# %%
+ARGS = _common.parse_args("01_statland", "Lesson 1: StatLand, the smallest RNN.")
+QUICK, OUT_DIR = ARGS.quick, ARGS.output_dir
+FINDINGS: dict[str, Any] = {}
+
 
 # %% [markdown]
 # ## The model: one ReLU unit, looped
@@ -103,6 +114,12 @@ def get_weights(model: keras.Model) -> dict[str, float]:
         "w3": float(w3[0, 0]),
         "b2": float(b2[0]),
     }
+
+
+# %%
+model = build_model()
+model.summary()
+FINDINGS["n_params"] = int(model.count_params())
 
 
 # %% [markdown]
@@ -147,6 +164,14 @@ def compare_loop_and_unrolled(model: keras.Model, w: dict[str, float]) -> dict[i
     return diffs
 
 
+# %%
+_common.heading("Looped layer vs hand-unrolled, StatQuest weights")
+unroll_diffs = compare_loop_and_unrolled(model, STATQUEST_WEIGHTS)
+for days, diff in unroll_diffs.items():
+    _common.show(f"max |layer - unrolled| over all {3**days} sequences of {days} days", diff)
+FINDINGS["unroll_max_abs_diff"] = unroll_diffs
+
+
 # %% [markdown]
 # ## Answering the four scenarios
 #
@@ -185,6 +210,14 @@ def print_answers(answers: dict[str, Any]) -> None:
             f"  {days:<12} -> {row['prediction']:.3f} ({row['answer']}, expected "
             f"{row['expected']}) {mark}"
         )
+
+
+# %%
+_common.heading(f"StatQuest weights {STATQUEST_WEIGHTS}")
+set_weights(model, STATQUEST_WEIGHTS)
+statquest = answer_scenarios(model)
+print_answers(statquest)
+FINDINGS["statquest"] = statquest
 
 
 # %% [markdown]
@@ -239,6 +272,58 @@ def train_from_random(
 
 
 # %% [markdown]
+# Train. Change the seed, the learning rate or the number of steps and run the cell again:
+# some seeds find StatQuest's solution, others a mirror image, some kill the ReLU first.
+
+# %%
+_common.heading("Training from random weights with GradientTape")
+result = train_from_random(max_steps=1500 if QUICK else 3000, seed=1)
+trained_model = result["model"]
+trained = answer_scenarios(trained_model)
+learned = get_weights(trained_model)
+_common.show("random start", {k: round(v, 3) for k, v in result["start"].items()})
+_common.show("restarts after a dead ReLU", result["restarts"])
+_common.show("steps until all four answered", result["steps"])
+_common.show("learned weights", {k: round(v, 3) for k, v in learned.items()})
+print_answers(trained)
+trained_diffs = compare_loop_and_unrolled(build_model(), learned)
+_common.show("max |layer - unrolled| with the learned weights", max(trained_diffs.values()))
+FINDINGS.update(
+    trained=trained,
+    learned_weights=learned,
+    train_steps=result["steps"],
+    restarts=result["restarts"],
+    final_loss=result["losses"][-1],
+    unroll_max_abs_diff_learned=trained_diffs,
+)
+
+# %% [markdown]
+# One seed can be lucky. Train again from several random starts: how often does it answer
+# all four, after how many steps, with how many dead-ReLU restarts?
+
+# %%
+SEEDS = range(2, 6) if QUICK else range(2, 12)
+by_seed = {}
+for seed in SEEDS:
+    run_ = train_from_random(max_steps=1500 if QUICK else 3000, seed=10 * seed)
+    by_seed[seed] = {
+        "all_correct": answer_scenarios(run_["model"])["all_correct"],
+        "steps": run_["steps"],
+        "restarts": run_["restarts"],
+    }
+solved = [r for r in by_seed.values() if r["all_correct"]]
+steps = [r["steps"] for r in solved if r["steps"] is not None]
+_common.show(f"seeds that answer all four, of {len(by_seed)}", len(solved))
+if steps:
+    _common.show(
+        "steps until answered: median (min..max)",
+        f"{np.median(steps):.0f} ({min(steps)}..{max(steps)})",
+    )
+_common.show("dead-ReLU restarts per seed", [r["restarts"] for r in by_seed.values()])
+FINDINGS["by_seed"] = by_seed
+
+
+# %% [markdown]
 # ## Any number of days, one set of weights
 #
 # The same 5 parameters serve 2, 3 or 9 days. Two companies, one with 9 days of prices and
@@ -277,6 +362,16 @@ def padded_batch_check(w: dict[str, float]) -> dict[str, Any]:
     }
 
 
+# %%
+_common.heading("Any number of days, the same 5 weights")
+padded = padded_batch_check(learned)
+_common.show("parameters (with Masking)", padded["params"])
+_common.show(
+    "9-day and 5-day company, padded batch vs alone", padded["padded_vs_alone_max_abs_diff"]
+)
+FINDINGS["padded"] = padded
+
+
 # %% [markdown]
 # ## Plots: the training curve and the four answers
 
@@ -297,96 +392,42 @@ def plot_training(losses: list[float], out_dir: Path) -> Path:
 def plot_answers(statquest: dict[str, Any], trained: dict[str, Any], out_dir: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    labels = list(statquest["rows"])
-    expected = [LEVELS[r["expected"]] for r in statquest["rows"].values()]
+    labels = [key.replace(",", "\n") for key in statquest["rows"]]  # two lines: no overlap
+    series = {
+        "tomorrow (expected)": [LEVELS[r["expected"]] for r in statquest["rows"].values()],
+        "StatQuest weights": [r["prediction"] for r in statquest["rows"].values()],
+        "trained from random": [r["prediction"] for r in trained["rows"].values()],
+    }
     positions = np.arange(len(labels))
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.bar(positions - 0.27, expected, 0.27, label="tomorrow (expected)", color="lightgray")
-    ax.bar(
-        positions,
-        [r["prediction"] for r in statquest["rows"].values()],
-        0.27,
-        label="StatQuest weights",
-    )
-    ax.bar(
-        positions + 0.27,
-        [r["prediction"] for r in trained["rows"].values()],
-        0.27,
-        label="trained from random",
-    )
+    fig, ax = plt.subplots(figsize=(8, 4))
+    colours = ("lightgray", "tab:blue", "tab:orange")
+    for offset, colour, (name, values) in zip(
+        (-0.27, 0.0, 0.27), colours, series.items(), strict=True
+    ):
+        bars = ax.bar(
+            positions + offset, values, 0.27, label=name, color=colour, edgecolor="black", lw=0.6
+        )
+        # a bar of height 0 is invisible: its value, written on it, is not
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
+    ax.axhline(0.0, color="black", lw=0.8)
     ax.set_xticks(positions, labels)
-    ax.set_xlabel("yesterday, today")
+    ax.set_xlabel("yesterday / today")
+    ax.set_ylim(min(-0.15, ax.get_ylim()[0]), 1.25)
     ax.set_ylabel("price level (low 0, medium 0.5, high 1)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     ax.set_title("StatLand: tomorrow's price for the four scenarios")
     return _common.save_figure(fig, out_dir, "scenarios.png")
 
 
-# %% [markdown]
-# ## The whole lesson
-
+# %%
+FINDINGS["plots"] = [
+    plot_training(result["losses"], OUT_DIR),
+    plot_answers(statquest, trained, OUT_DIR),
+]
 
 # %%
-def run(quick: bool = False, output_dir: Path | str | None = None) -> dict[str, Any]:
-    """Run the lesson; return its findings (also printed)."""
-    out_dir = _common.output_dir("01_statland", output_dir)
-    model = build_model()
-
-    _common.heading("Looped layer vs hand-unrolled, StatQuest weights")
-    unroll_diffs = compare_loop_and_unrolled(model, STATQUEST_WEIGHTS)
-    for days, diff in unroll_diffs.items():
-        _common.show(f"max |layer - unrolled| over all {3**days} sequences of {days} days", diff)
-
-    _common.heading(f"StatQuest weights {STATQUEST_WEIGHTS}")
-    set_weights(model, STATQUEST_WEIGHTS)
-    statquest = answer_scenarios(model)
-    print_answers(statquest)
-
-    _common.heading("Training from random weights with GradientTape")
-    result = train_from_random(max_steps=1500 if quick else 3000)
-    trained_model = result["model"]
-    trained = answer_scenarios(trained_model)
-    learned = get_weights(trained_model)
-    _common.show("random start", {k: round(v, 3) for k, v in result["start"].items()})
-    _common.show("restarts after a dead ReLU", result["restarts"])
-    _common.show("steps until all four answered", result["steps"])
-    _common.show("learned weights", {k: round(v, 3) for k, v in learned.items()})
-    print_answers(trained)
-    trained_diffs = compare_loop_and_unrolled(build_model(), learned)
-    _common.show("max |layer - unrolled| with the learned weights", max(trained_diffs.values()))
-
-    _common.heading("Any number of days, the same 5 weights")
-    padded = padded_batch_check(learned)
-    _common.show("parameters (with Masking)", padded["params"])
-    _common.show(
-        "9-day and 5-day company, padded batch vs alone", padded["padded_vs_alone_max_abs_diff"]
-    )
-
-    _common.heading("Plots")
-    plots = [
-        plot_training(result["losses"], out_dir),
-        plot_answers(statquest, trained, out_dir),
-    ]
-    return {
-        "unroll_max_abs_diff": unroll_diffs,
-        "unroll_max_abs_diff_learned": trained_diffs,
-        "statquest": statquest,
-        "trained": trained,
-        "learned_weights": learned,
-        "train_steps": result["steps"],
-        "restarts": result["restarts"],
-        "final_loss": result["losses"][-1],
-        "n_params": int(model.count_params()),
-        "padded": padded,
-        "plots": plots,
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _common.parse_args("01_statland", "Lesson 1: StatLand, the smallest RNN.", argv)
-    findings = run(quick=args.quick, output_dir=args.output_dir)
-    return 0 if findings["statquest"]["all_correct"] and findings["trained"]["all_correct"] else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+_common.finish(
+    FINDINGS["statquest"]["all_correct"] and FINDINGS["trained"]["all_correct"],
+    FINDINGS,
+    __name__,
+)

@@ -42,6 +42,18 @@ SCALAR_STEPS = 50
 
 
 # %% [markdown]
+# ## Settings
+# `QUICK` is True in a notebook and with `--quick` (200 steps, 16 units, 4 epochs); set it
+# to False for the full lesson (400 steps, 32 units, 20 epochs).
+
+# %%
+ARGS = _common.parse_args("03_vanishing_exploding", "Lesson 3: vanishing and exploding gradients.")
+QUICK, OUT_DIR = ARGS.quick, ARGS.output_dir
+STEPS, UNITS, BATCH, EPOCHS = (200, 16, 4, 4) if QUICK else (400, 32, 32, 20)
+FINDINGS: dict[str, Any] = {"steps": STEPS, "plots": []}
+
+
+# %% [markdown]
 # ## Part 1: the scalar case, exactly
 #
 # A one-unit linear RNN (`activation=None`, no bias) with input weight w1 = 1 and recurrent
@@ -61,6 +73,23 @@ def scalar_gradients(w2: float, steps: int = SCALAR_STEPS) -> np.ndarray:
         tape.watch(x)
         last = layer(x)
     return tape.gradient(last, x).numpy()[0, ::-1, 0].astype("float64")
+
+
+# %%
+_common.heading(f"Part 1: scalar RNN over {SCALAR_STEPS} steps")
+scalar = {w2: scalar_gradients(w2) for w2 in (2.0, 0.5)}
+for w2, g in scalar.items():
+    exact = w2**SCALAR_STEPS
+    measured = float(g[SCALAR_STEPS])
+    _common.show(
+        f"w2 = {w2}: tape d h_T / d x_(T-50)",
+        f"{measured!r}, exact {exact!r}, equal: {measured == exact}",
+    )
+FINDINGS.update(
+    scalar_gradients={w2: g.tolist() for w2, g in scalar.items()},
+    two_pow_50=float(scalar[2.0][SCALAR_STEPS]),
+    half_pow_50=float(scalar[0.5][SCALAR_STEPS]),
+)
 
 
 # %% [markdown]
@@ -109,6 +138,23 @@ def gradient_norms(
         projected = tf.reduce_sum(layer(x) * v)
     grads = tape.gradient(projected, x).numpy()
     return np.median(np.linalg.norm(grads, axis=2), axis=0)[::-1]
+
+
+# %%
+_common.heading(f"Part 2: |d(last output)/d(input t steps back)|, T = {STEPS}")
+norms: dict[str, np.ndarray] = {}
+for layer_cls in (SimpleRNN, LSTM, GRU):
+    norms[f"{layer_cls.__name__} (default init)"] = gradient_norms(
+        layer_cls, STEPS, 8, UNITS, BATCH, remember=False, seed=0
+    )
+for layer_cls in (LSTM, GRU):
+    norms[f"{layer_cls.__name__} (gates biased to remember)"] = gradient_norms(
+        layer_cls, STEPS, 8, UNITS, BATCH, remember=True, seed=0
+    )
+print(f"  {'':40s}" + "".join(f"{d:>10d}" for d in (0, 10, 50, 100, STEPS - 1)))
+for label, values in norms.items():
+    print(f"  {label:40s}" + "".join(f"{values[d]:10.1e}" for d in (0, 10, 50, 100, STEPS - 1)))
+FINDINGS["gradient_norms"] = {k: v.tolist() for k, v in norms.items()}
 
 
 # %% [markdown]
@@ -165,6 +211,23 @@ def train_clipped_or_not(
         "first_nonfinite_step": nonfinite[0] if nonfinite else None,
         "best_finite_loss": min(finite) if finite else float("nan"),
     }
+
+
+# %%
+_common.heading("Part 3: training with and without gradient clipping (answering 0: MSE 3.33)")
+runs = [train_clipped_or_not(None, EPOCHS), train_clipped_or_not(1.0, EPOCHS)]
+for run_ in runs:
+    label = "no clipping" if run_["clip_norm"] is None else f"clip_norm={run_['clip_norm']}"
+    _common.show(
+        label,
+        f"first grad norm {run_['first_grad_norm']:.3g}, NaN from step "
+        f"{'never' if run_['first_nonfinite_step'] is None else run_['first_nonfinite_step']}"
+        " (counting from 0); loss by epoch "
+        + ", ".join(f"{v:.3g}" for v in run_["epoch_losses"][:6])
+        + (" ..." if len(run_["epoch_losses"]) > 6 else "")
+        + f"; final {run_['final_loss']:.3g}",
+    )
+FINDINGS["clipping"] = {"none": runs[0], "clip_norm_1": runs[1]}
 
 
 # %% [markdown]
@@ -244,78 +307,12 @@ def plot_clipping(runs: list[dict[str, Any]], out_dir: Path) -> Path:
     return _common.save_figure(fig, out_dir, "clipping.png")
 
 
-# %% [markdown]
-# ## The whole lesson
-
+# %%
+FINDINGS["plots"] = [
+    plot_scalar(scalar, OUT_DIR),
+    plot_norms(norms, OUT_DIR),
+    plot_clipping(runs, OUT_DIR),
+]
 
 # %%
-def run(quick: bool = False, output_dir: Path | str | None = None) -> dict[str, Any]:
-    """Run the lesson; return its findings (also printed)."""
-    out_dir = _common.output_dir("03_vanishing_exploding", output_dir)
-
-    _common.heading(f"Part 1: scalar RNN over {SCALAR_STEPS} steps")
-    scalar = {w2: scalar_gradients(w2) for w2 in (2.0, 0.5)}
-    for w2, g in scalar.items():
-        exact = w2**SCALAR_STEPS
-        measured = float(g[SCALAR_STEPS])
-        _common.show(
-            f"w2 = {w2}: tape d h_T / d x_(T-50)",
-            f"{measured!r}, exact {exact!r}, equal: {measured == exact}",
-        )
-
-    steps, units, batch, epochs = (200, 16, 4, 4) if quick else (400, 32, 32, 20)
-    _common.heading(f"Part 2: |d(last output)/d(input t steps back)|, T = {steps}")
-    norms: dict[str, np.ndarray] = {}
-    for layer_cls in (SimpleRNN, LSTM, GRU):
-        norms[f"{layer_cls.__name__} (default init)"] = gradient_norms(
-            layer_cls, steps, 8, units, batch, remember=False, seed=0
-        )
-    for layer_cls in (LSTM, GRU):
-        norms[f"{layer_cls.__name__} (gates biased to remember)"] = gradient_norms(
-            layer_cls, steps, 8, units, batch, remember=True, seed=0
-        )
-    print(f"  {'':40s}" + "".join(f"{d:>10d}" for d in (0, 10, 50, 100, steps - 1)))
-    for label, values in norms.items():
-        print(f"  {label:40s}" + "".join(f"{values[d]:10.1e}" for d in (0, 10, 50, 100, steps - 1)))
-
-    _common.heading("Part 3: training with and without gradient clipping (answering 0: MSE 3.33)")
-    runs = [train_clipped_or_not(None, epochs), train_clipped_or_not(1.0, epochs)]
-    for run_ in runs:
-        label = "no clipping" if run_["clip_norm"] is None else f"clip_norm={run_['clip_norm']}"
-        _common.show(
-            label,
-            f"first grad norm {run_['first_grad_norm']:.3g}, NaN from step "
-            f"{'never' if run_['first_nonfinite_step'] is None else run_['first_nonfinite_step']}"
-            " (counting from 0); loss by epoch "
-            + ", ".join(f"{v:.3g}" for v in run_["epoch_losses"][:6])
-            + (" ..." if len(run_["epoch_losses"]) > 6 else "")
-            + f"; final {run_['final_loss']:.3g}",
-        )
-
-    _common.heading("Plots")
-    plots = [
-        plot_scalar(scalar, out_dir),
-        plot_norms(norms, out_dir),
-        plot_clipping(runs, out_dir),
-    ]
-    return {
-        "scalar_gradients": {w2: g.tolist() for w2, g in scalar.items()},
-        "two_pow_50": float(scalar[2.0][SCALAR_STEPS]),
-        "half_pow_50": float(scalar[0.5][SCALAR_STEPS]),
-        "steps": steps,
-        "gradient_norms": {k: v.tolist() for k, v in norms.items()},
-        "clipping": {"none": runs[0], "clip_norm_1": runs[1]},
-        "plots": plots,
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _common.parse_args(
-        "03_vanishing_exploding", "Lesson 3: vanishing and exploding gradients.", argv
-    )
-    run(quick=args.quick, output_dir=args.output_dir)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+_common.finish(FINDINGS["two_pow_50"] == 2.0**50, FINDINGS, __name__)

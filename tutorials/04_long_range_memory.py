@@ -36,14 +36,18 @@
 # no gate to bias. All three train with our `Trainer` (Adam, gradients clipped at norm 1).
 #
 # Run: `python tutorials/04_long_range_memory.py [--quick]` or `keras-rnn tutorial 4`.
-# The full run takes several minutes on a laptop CPU; `--quick` trains a few steps only.
+# The full run takes several minutes on a laptop CPU (8-17 minutes on our shared 2-core
+# machine); the quick run (the default in a notebook) trains 120 steps per run: enough to
+# see the code work, **too few to judge which cell remembers** (at 120 steps the ranking
+# can come out either way). The quick plot therefore also draws the full run's measured
+# scores, dashed, for comparison.
 
 # %%
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +82,40 @@ class Settings:
     test_size: int = 1000
 
 
-QUICK = Settings(france_distances=(5, 15), adding_distances=(10,), steps=120, units=16)
-FULL = Settings(
+QUICK_SETTINGS = Settings(france_distances=(5, 15), adding_distances=(10,), steps=120, units=16)
+FULL_SETTINGS = Settings(
     france_distances=(10, 30, 60, 100), adding_distances=(25, 50, 100, 200), steps=1500, units=32
 )
 
+
+# The full run's scores, as measured (docs/tutorials.md, seed 0): the quick plot draws them.
+FULL_RUN_MEASURED = {
+    "france": {
+        "SimpleRNN": {10: 0.969, 30: 0.934, 60: 0.260, 100: 0.254},
+        "LSTM": {10: 0.969, 30: 0.970, 60: 0.952, 100: 0.957},
+        "GRU": {10: 0.970, 30: 0.975, 60: 0.956, 100: 0.974},
+    },
+    "adding": {
+        "SimpleRNN": {25: 0.0072, 50: 0.0444, 100: 0.1668, 200: 0.1693},
+        "LSTM": {25: 0.0009, 50: 0.0019, 100: 0.0031, 200: 0.1685},
+        "GRU": {25: 0.0004, 50: 0.0004, 100: 0.0003, 200: 0.0002},
+    },
+}
+
+# %% [markdown]
+# ## Settings
+# `QUICK` is True in a notebook and with `--quick`; set it to False for the full run.
+
+# %%
+ARGS = _common.parse_args("04_long_range_memory", "Lesson 4: long-range memory.")
+QUICK, OUT_DIR = ARGS.quick, ARGS.output_dir
+SETTINGS = QUICK_SETTINGS if QUICK else FULL_SETTINGS
+FINDINGS: dict[str, Any] = {
+    "settings": asdict(SETTINGS),
+    "chance": CHANCE,
+    "adding_baseline": ADDING_BASELINE,
+}
+print(SETTINGS)
 
 # %% [markdown]
 # ## The two tasks as data
@@ -119,6 +152,12 @@ def adding_task(n: int, distance: int, rng: np.random.Generator) -> tuple[np.nda
     markers[rows, second] = 1.0
     y = values[rows, first] + values[rows, second]
     return np.stack([values, markers], axis=-1).astype("float32"), y[:, None].astype("float32")
+
+
+# %%
+x_peek, y_peek = france_task(3, 6, np.random.default_rng(0), noise=0.0)
+print("three France sentences of distance 6, as word ids:", np.argmax(x_peek, axis=2).tolist())
+print("their answers (language ids):", y_peek.tolist())
 
 
 # %% [markdown]
@@ -185,6 +224,35 @@ def train_one(
 
 
 # %% [markdown]
+# Train every cell at every distance (this is the long step). Change `SETTINGS` (e.g.
+# `SETTINGS = Settings(france_distances=(20,), adding_distances=(), steps=400, units=16)`)
+# and run it again.
+
+# %%
+results: dict[str, Any] = {"france": {}, "adding": {}, "seconds": {}}
+for task, distances in (
+    ("france", SETTINGS.france_distances),
+    ("adding", SETTINGS.adding_distances),
+):
+    measure = "accuracy" if task == "france" else "MSE"
+    _common.heading(
+        f"{task}: test {measure} vs distance ({SETTINGS.steps} steps, {SETTINGS.units} units)"
+    )
+    print(f"  {'distance':>10s}" + "".join(f"{cell:>12s}" for cell in CELLS))
+    for cell in CELLS:
+        results[task][cell] = {}
+    for distance in distances:
+        row = []
+        for cell in CELLS:
+            run_ = train_one(task, cell, distance, SETTINGS)
+            results[task][cell][distance] = run_["score"]
+            results["seconds"][f"{task}/{cell}/{distance}"] = run_["seconds"]
+            row.append(f"{run_['score']:12.4f}")
+        print(f"  {distance:>10d}" + "".join(row), flush=True)
+FINDINGS.update(results)
+
+
+# %% [markdown]
 # ## Verdicts
 #
 # France: *works* at accuracy >= 90%, *fails* below 50% (chance is 25%).
@@ -222,6 +290,29 @@ def first_vanilla_failure(task: str, scores: dict[str, dict[int, float]]) -> dic
     return {"distance": None}
 
 
+# %%
+_common.heading("Where the vanilla RNN gives up")
+if QUICK:
+    print(
+        f"  (quick run: {SETTINGS.steps} steps per run are too few to judge which cell "
+        "remembers longer; whatever order the scores above come in, read the full run's, "
+        "dashed in the plot below)"
+    )
+failures = {task: first_vanilla_failure(task, results[task]) for task in ("france", "adding")}
+for task, failure in failures.items():
+    if failure["distance"] is None:
+        _common.show(task, "SimpleRNN did not fail at the distances tried")
+    else:
+        _common.show(
+            task,
+            f"SimpleRNN fails from distance {failure['distance']} "
+            f"({failure['SimpleRNN']:.3g}); there LSTM {failure['LSTM']:.3g}, "
+            f"GRU {failure['GRU']:.3g}",
+        )
+_common.show("training time, all runs (s)", sum(results["seconds"].values()))
+FINDINGS["failures"] = failures
+
+
 # %% [markdown]
 # ## Plot: score vs distance
 
@@ -231,15 +322,24 @@ def plot_scores(results: dict[str, Any], out_dir: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    colours = {"SimpleRNN": "tab:blue", "LSTM": "tab:orange", "GRU": "tab:green"}
     for cell, scores in results["france"].items():
-        left.plot(list(scores), list(scores.values()), "o-", label=cell)
+        left.plot(list(scores), list(scores.values()), "o-", c=colours[cell], label=cell)
+        if QUICK:
+            full = FULL_RUN_MEASURED["france"][cell]
+            left.plot(list(full), list(full.values()), "--", c=colours[cell], alpha=0.5,
+                      label=f"{cell}, full run (measured)")  # fmt: skip
     left.axhline(CHANCE, color="gray", ls=":", label="chance (25%)")
     left.set_xlabel("distance from 'France' to 'speak' (steps)")
     left.set_ylabel("test accuracy")
     left.set_ylim(0, 1.05)
     left.set_title("France task: which language?")
     for cell, scores in results["adding"].items():
-        right.semilogy(list(scores), list(scores.values()), "o-", label=cell)
+        right.semilogy(list(scores), list(scores.values()), "o-", c=colours[cell], label=cell)
+        if QUICK:
+            full = FULL_RUN_MEASURED["adding"][cell]
+            right.semilogy(list(full), list(full.values()), "--", c=colours[cell], alpha=0.5,
+                           label=f"{cell}, full run (measured)")  # fmt: skip
     right.axhline(ADDING_BASELINE, color="gray", ls=":", label="always 1 (MSE 1/6)")
     right.set_xlabel("sequence length T (first marker in the first 10%)")
     right.set_ylabel("test MSE")
@@ -250,67 +350,38 @@ def plot_scores(results: dict[str, Any], out_dir: Path) -> Path:
     return _common.save_figure(fig, out_dir, "score_vs_distance.png")
 
 
-# %% [markdown]
-# ## The whole lesson
+# %%
+FINDINGS["plots"] = [plot_scores(results, OUT_DIR)]
 
+# %% [markdown]
+# ## What the course says, and what we measured
+#
+# **"A vanilla RNN learns dependencies of only about 5-10 steps."** Here the SimpleRNN
+# answered the France task at distance 30 with 93.4% (the gated cells: 97%), and failed
+# only from distance 60. The claim is a rule of thumb from older work (tanh units, plain
+# SGD, no clipping, small random recurrent weights); ours starts from an orthogonal recurrent
+# matrix (Keras's default), trains with Adam and clipping, and the task is easy to remember
+# (one of four countries, a strong one-hot input, 32 units). The vanishing itself is real
+# (lesson 3: the gradient shrinks ~10^-7 over 50 steps), it just sets in later than 10 steps.
+#
+# **"LSTMs can bridge time lags of over 1000 steps."** Our LSTM solved the adding problem at
+# T = 100 but stayed at the baseline at T = 200 within 1500 steps, while the GRU solved it.
+# Hochreiter & Schmidhuber's 1000-step results trained on far more sequences than ours,
+# with an LSTM that had no forget gate (its cell path then does not decay at all), on tasks
+# built for it. Ours trains 1500 steps of 64 sequences, and its forget gate, biased to 3
+# (sigmoid(3) = 0.953), starts by multiplying the memory by 0.953^200 ~ 6e-5 over 200 steps:
+# it must *learn* to open fully before the gradient from the answer reaches the first
+# marker. The GRU, with its update gate biased the same way, got there in this budget and
+# the LSTM did not; that is one run (seed 0), not a law about either cell. What we can say:
+# "over 1000 steps" is a statement about what an LSTM can represent and, with enough data
+# and steps, learn; within a small fixed budget the measured reach here was 100 to 200.
+#
+# **"The GRU is an LSTM without the output gate"** (as the lecture puts it). Not quite, and
+# lesson 5 prints the equations: the GRU has no separate cell state (h is the memory), its
+# update gate z replaces *both* the forget and the input gate with one coupled pair
+# (h_t = z h_{t-1} + (1 - z) h~, so forgetting and writing always sum to 1), and it has a
+# reset gate r inside the candidate, which the LSTM does not have. Dropping the output gate
+# is one of three differences.
 
 # %%
-def run(quick: bool = False, output_dir: Path | str | None = None) -> dict[str, Any]:
-    """Run the lesson; return its findings (also printed)."""
-    out_dir = _common.output_dir("04_long_range_memory", output_dir)
-    settings = QUICK if quick else FULL
-    results: dict[str, Any] = {"france": {}, "adding": {}, "seconds": {}}
-    for task, distances in (
-        ("france", settings.france_distances),
-        ("adding", settings.adding_distances),
-    ):
-        measure = "accuracy" if task == "france" else "MSE"
-        _common.heading(
-            f"{task}: test {measure} vs distance ({settings.steps} steps, {settings.units} units)"
-        )
-        print(f"  {'distance':>10s}" + "".join(f"{cell:>12s}" for cell in CELLS))
-        for cell in CELLS:
-            results[task][cell] = {}
-        for distance in distances:
-            row = []
-            for cell in CELLS:
-                run_ = train_one(task, cell, distance, settings)
-                results[task][cell][distance] = run_["score"]
-                results["seconds"][f"{task}/{cell}/{distance}"] = run_["seconds"]
-                row.append(f"{run_['score']:12.4f}")
-            print(f"  {distance:>10d}" + "".join(row), flush=True)
-
-    _common.heading("Where the vanilla RNN gives up")
-    failures = {task: first_vanilla_failure(task, results[task]) for task in ("france", "adding")}
-    for task, failure in failures.items():
-        if failure["distance"] is None:
-            _common.show(task, "SimpleRNN did not fail at the distances tried")
-        else:
-            _common.show(
-                task,
-                f"SimpleRNN fails from distance {failure['distance']} "
-                f"({failure['SimpleRNN']:.3g}); there LSTM {failure['LSTM']:.3g}, "
-                f"GRU {failure['GRU']:.3g}",
-            )
-    _common.show("training time, all runs (s)", sum(results["seconds"].values()))
-
-    _common.heading("Plots")
-    plots = [plot_scores(results, out_dir)]
-    return {
-        **results,
-        "failures": failures,
-        "chance": CHANCE,
-        "adding_baseline": ADDING_BASELINE,
-        "settings": settings,
-        "plots": plots,
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _common.parse_args("04_long_range_memory", "Lesson 4: long-range memory.", argv)
-    run(quick=args.quick, output_dir=args.output_dir)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+_common.finish(True, FINDINGS, __name__)

@@ -31,6 +31,14 @@
 #     n = tanh(x_t W_h + b_h + r * (h_{t-1} U_h + b'_h))    candidate (Keras's reset_after)
 #     h_t = z * h_{t-1} + (1 - z) * n
 #
+# **"A GRU is an LSTM without the output gate"** (the lecture's shorthand) holds for one
+# of three differences only. Put the equations side by side: (1) there is no output gate,
+# h_t is shown whole; (2) there is no separate cell state, h is both memories; (3) the
+# forget and input gates are *coupled* into one z: keep z of the old state and write 1 - z
+# of the candidate (an LSTM may keep all and write all, f = i = 1); and (4) a reset gate r,
+# which the LSTM does not have, decides how much of h_{t-1} the candidate sees. Hence 3
+# blocks of weights, not 4 minus 1 = 3 by accident: z replaces f and i, r is new, o is gone.
+#
 # We train a small LSTM and GRU on the France task of lesson 4, recompute every gate from
 # the layers' weights with the equations above in NumPy (and check that we get the layer's
 # outputs), and look at them: heat-maps of the gates over a sentence, and the cell-state
@@ -66,6 +74,16 @@ VOCAB = len(COUNTRIES) + N_FILLERS + 1
 SPEAK = VOCAB - 1
 DISTANCE = 20
 UNITS = 8
+
+# %% [markdown]
+# ## Settings
+# `QUICK` is True in a notebook and with `--quick` (320 training steps); False: 1200.
+
+# %%
+ARGS = _common.parse_args("05_lstm_gru_inside", "Lesson 5: inside the LSTM and the GRU.")
+QUICK, OUT_DIR = ARGS.quick, ARGS.output_dir
+TRAIN_STEPS = 320 if QUICK else 1200
+FINDINGS: dict[str, Any] = {}
 
 
 # %% [markdown]
@@ -117,6 +135,19 @@ def train(layer: keras.layers.Layer, steps: int, seed: int = 0) -> tuple[keras.M
     x_test, y_test = france_task(500, np.random.default_rng([seed, 10**6]))
     accuracy = float(np.mean(np.argmax(model(x_test).numpy(), axis=1) == y_test))
     return model, accuracy
+
+
+# %%
+_common.heading(
+    f"Training an LSTM and a GRU ({UNITS} units, {TRAIN_STEPS} steps) on the France task"
+)
+keras.utils.set_random_seed(0)
+lstm_model, lstm_accuracy = train(LSTM(UNITS, name="lstm"), TRAIN_STEPS)
+keras.utils.set_random_seed(0)
+gru_model, gru_accuracy = train(GRU(UNITS, name="gru"), TRAIN_STEPS)
+_common.show("LSTM test accuracy", lstm_accuracy)
+_common.show("GRU test accuracy", gru_accuracy)
+FINDINGS.update(lstm_accuracy=lstm_accuracy, gru_accuracy=gru_accuracy)
 
 
 # %% [markdown]
@@ -179,6 +210,36 @@ def check_against_layer(layer: keras.layers.Layer, x: np.ndarray, by_hand: np.nd
     return float(np.max(np.abs(sequence_layer(x[None]).numpy()[0] - by_hand)))
 
 
+# %%
+_common.heading("Every gate by hand from the weights, vs the layer")
+x, y = france_task(1, np.random.default_rng(123))
+lstm = lstm_inside(lstm_model.get_layer("lstm"), x[0])
+gru = gru_inside(gru_model.get_layer("gru"), x[0])
+lstm_diff = check_against_layer(lstm_model.get_layer("lstm"), x[0], lstm["h"])
+gru_diff = check_against_layer(gru_model.get_layer("gru"), x[0], gru["h"])
+_common.show("LSTM: max |h by hand - h from the layer|", lstm_diff)
+_common.show("GRU: max |h by hand - h from the layer|", gru_diff)
+filler = slice(1, DISTANCE)
+gates = {
+    "lstm_input_gate_at_country": float(lstm["i"][0].mean()),
+    "lstm_input_gate_on_fillers": float(lstm["i"][filler].mean()),
+    "lstm_forget_gate_on_fillers": float(lstm["f"][filler].mean()),
+    "lstm_cell_state_change_on_fillers": float(
+        np.abs(np.diff(lstm["c"][:DISTANCE], axis=0)).mean()
+    ),
+    "gru_update_gate_on_fillers": float(gru["z"][filler].mean()),
+}
+for name, value in gates.items():
+    _common.show(name.replace("_", " "), value)
+FINDINGS.update(
+    lstm_hand_vs_layer_max_abs_diff=lstm_diff,
+    gru_hand_vs_layer_max_abs_diff=gru_diff,
+    lstm={k: v.tolist() for k, v in lstm.items()},
+    gru={k: v.tolist() for k, v in gru.items()},
+    gates=gates,
+)
+
+
 # %% [markdown]
 # ## Parameter counts
 #
@@ -219,6 +280,18 @@ def parameter_counts(pairs: list[tuple[int, int]]) -> list[dict[str, Any]]:
                 {"cell": name, "features": f, "units": u, "formula": formula(f, u), **counts}
             )
     return rows
+
+
+# %%
+_common.heading("Parameter counts vs the formulas")
+rows = parameter_counts([(VOCAB, u) for u in (8, 32, 128)] + [(1, 1), (3, 5)])
+print(f"  {'cell':24s}{'F':>5s}{'u':>5s}{'formula':>10s}{'keras_rnn':>11s}{'keras':>9s}")
+for r in rows:
+    print(
+        f"  {r['cell']:24s}{r['features']:5d}{r['units']:5d}{r['formula']:10d}"
+        f"{r['keras_rnn']:11d}{r['keras.layers']:9d}"
+    )
+FINDINGS["parameter_counts"] = rows
 
 
 # %% [markdown]
@@ -311,101 +384,33 @@ def plot_parameter_counts(rows: list[dict[str, Any]], out_dir: Path) -> Path:
     return _common.save_figure(fig, out_dir, "parameter_counts.png")
 
 
-# %% [markdown]
-# ## The whole lesson
-
+# %%
+labels = sentence_labels(x[0])
+paths = [lstm_inside(lstm_model.get_layer("lstm"), v) for v in same_sentence_four_countries(x[0])]
+finals = np.array([p["c"][-1] for p in paths])  # (4 countries, units)
+spread = float(np.ptp(finals, axis=0).max())
+_common.show("LSTM: largest spread of c_T across the four countries", spread)
+FINDINGS["cell_state_spread_across_countries"] = spread
+FINDINGS["plots"] = [
+    plot_heatmaps(
+        lstm,
+        {"i": "input i", "f": "forget f", "g": "candidate g", "o": "output o", "c": "cell c"},
+        labels,
+        f"LSTM gates over one sentence (answer: {COUNTRIES[y[0]]}'s language)",
+        "lstm_gates.png",
+        OUT_DIR,
+    ),
+    plot_heatmaps(
+        gru,
+        {"z": "update z", "r": "reset r", "n": "candidate n", "h": "state h"},
+        labels,
+        "GRU gates over the same sentence",
+        "gru_gates.png",
+        OUT_DIR,
+    ),
+    plot_cell_state(paths, labels, OUT_DIR),
+    plot_parameter_counts(rows, OUT_DIR),
+]
 
 # %%
-def run(quick: bool = False, output_dir: Path | str | None = None) -> dict[str, Any]:
-    """Run the lesson; return its findings (also printed)."""
-    out_dir = _common.output_dir("05_lstm_gru_inside", output_dir)
-    steps = 320 if quick else 1200
-
-    _common.heading(f"Training an LSTM and a GRU ({UNITS} units, {steps} steps) on the France task")
-    keras.utils.set_random_seed(0)
-    lstm_model, lstm_accuracy = train(LSTM(UNITS, name="lstm"), steps)
-    keras.utils.set_random_seed(0)
-    gru_model, gru_accuracy = train(GRU(UNITS, name="gru"), steps)
-    _common.show("LSTM test accuracy", lstm_accuracy)
-    _common.show("GRU test accuracy", gru_accuracy)
-
-    _common.heading("Every gate by hand from the weights, vs the layer")
-    x, y = france_task(1, np.random.default_rng(123))
-    labels = sentence_labels(x[0])
-    lstm = lstm_inside(lstm_model.get_layer("lstm"), x[0])
-    gru = gru_inside(gru_model.get_layer("gru"), x[0])
-    lstm_diff = check_against_layer(lstm_model.get_layer("lstm"), x[0], lstm["h"])
-    gru_diff = check_against_layer(gru_model.get_layer("gru"), x[0], gru["h"])
-    _common.show("LSTM: max |h by hand - h from the layer|", lstm_diff)
-    _common.show("GRU: max |h by hand - h from the layer|", gru_diff)
-    filler = slice(1, DISTANCE)
-    gates = {
-        "lstm_input_gate_at_country": float(lstm["i"][0].mean()),
-        "lstm_input_gate_on_fillers": float(lstm["i"][filler].mean()),
-        "lstm_forget_gate_on_fillers": float(lstm["f"][filler].mean()),
-        "lstm_cell_state_change_on_fillers": float(
-            np.abs(np.diff(lstm["c"][:DISTANCE], axis=0)).mean()
-        ),
-        "gru_update_gate_on_fillers": float(gru["z"][filler].mean()),
-    }
-    for name, value in gates.items():
-        _common.show(name.replace("_", " "), value)
-    paths = [
-        lstm_inside(lstm_model.get_layer("lstm"), v) for v in same_sentence_four_countries(x[0])
-    ]
-    finals = np.array([p["c"][-1] for p in paths])  # (4 countries, units)
-    spread = float(np.ptp(finals, axis=0).max())
-    _common.show("LSTM: largest spread of c_T across the four countries", spread)
-
-    _common.heading("Parameter counts vs the formulas")
-    rows = parameter_counts([(VOCAB, u) for u in (8, 32, 128)] + [(1, 1), (3, 5)])
-    print(f"  {'cell':24s}{'F':>5s}{'u':>5s}{'formula':>10s}{'keras_rnn':>11s}{'keras':>9s}")
-    for r in rows:
-        print(
-            f"  {r['cell']:24s}{r['features']:5d}{r['units']:5d}{r['formula']:10d}"
-            f"{r['keras_rnn']:11d}{r['keras.layers']:9d}"
-        )
-
-    _common.heading("Plots")
-    plots = [
-        plot_heatmaps(
-            lstm,
-            {"i": "input i", "f": "forget f", "g": "candidate g", "o": "output o", "c": "cell c"},
-            labels,
-            f"LSTM gates over one sentence (answer: {COUNTRIES[y[0]]}'s language)",
-            "lstm_gates.png",
-            out_dir,
-        ),
-        plot_heatmaps(
-            gru,
-            {"z": "update z", "r": "reset r", "n": "candidate n", "h": "state h"},
-            labels,
-            "GRU gates over the same sentence",
-            "gru_gates.png",
-            out_dir,
-        ),
-        plot_cell_state(paths, labels, out_dir),
-        plot_parameter_counts(rows, out_dir),
-    ]
-    return {
-        "lstm_accuracy": lstm_accuracy,
-        "gru_accuracy": gru_accuracy,
-        "lstm_hand_vs_layer_max_abs_diff": lstm_diff,
-        "gru_hand_vs_layer_max_abs_diff": gru_diff,
-        "lstm": {k: v.tolist() for k, v in lstm.items()},
-        "gru": {k: v.tolist() for k, v in gru.items()},
-        "gates": gates,
-        "cell_state_spread_across_countries": spread,
-        "parameter_counts": rows,
-        "plots": plots,
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _common.parse_args("05_lstm_gru_inside", "Lesson 5: inside the LSTM and the GRU.", argv)
-    run(quick=args.quick, output_dir=args.output_dir)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+_common.finish(max(lstm_diff, gru_diff) < 1e-4, FINDINGS, __name__)

@@ -22,7 +22,9 @@
 #
 # What this lesson shows, each with a number or a plot:
 # 1. why context matters: on a made-up corpus where "at" is followed by "noon" after "meet"
-#    and by "home" after "sleep", a bigram model cannot tell them apart; an LSTM can;
+#    and by "home" after "sleep", a bigram model cannot tell them apart; an LSTM can (here
+#    the deciding word is right before "at", so a trigram would do: lesson 8 moves the cue
+#    k words back and measures how far each model reaches);
 # 2. real English offline (the prose of Python's language reference, in the standard
 #    library): character tokens, the unigram and bigram baselines, and the LSTM's validation
 #    loss epoch by epoch against them (and, in the full run, the same at word level, where
@@ -50,6 +52,17 @@ import tensorflow as tf
 from keras_rnn.models.text.train import TextOptions, export, make_decoder, train
 
 PROMPTS = ["let's meet at", "today the weather is good, and my mood is also", "the value of"]
+
+# %% [markdown]
+# ## Settings
+# `QUICK` is True in a notebook and with `--quick` (3 epochs of a 128-unit character model
+# on the first 60,000 characters); set it to False for the full lesson (the whole corpus,
+# 256 units, 6 epochs, and the word-level model too).
+
+# %%
+ARGS = _common.parse_args("07_text_predictor", "Lesson 7: next-word prediction.")
+QUICK, OUT_DIR = ARGS.quick, ARGS.output_dir
+FINDINGS: dict[str, Any] = {}
 
 
 def top_k(decoder, text: str, k: int = 5) -> list[tuple[str, float]]:
@@ -114,6 +127,11 @@ def context_demo(out_dir: Path, quick: bool) -> dict[str, Any]:
     }
 
 
+# %%
+_common.heading("1. Context beyond one word (made-up corpus)")
+FINDINGS["context"] = context_demo(OUT_DIR, QUICK)
+
+
 # %% [markdown]
 # ## 2. Real English, offline: baselines and training curves
 # The offline default corpus is the prose of the Python language reference that ships with
@@ -129,6 +147,9 @@ def context_demo(out_dir: Path, quick: bool) -> dict[str, Any]:
 def train_english(out_dir: Path, quick: bool, **options: Any):
     keras.utils.set_random_seed(0)
     options.setdefault("epochs", 3 if quick else TextOptions.epochs)
+    if quick:  # a tenth of the corpus and a smaller net: tens of seconds, still well below unigram
+        options.setdefault("max_chars", 60_000)
+        options.setdefault("units", 128)
     opts = TextOptions(trainer={"seed": 0, "verbose": 1}, **options).resolved()
     _common.show("level", opts.level)
     result = train(opts)
@@ -168,6 +189,24 @@ def plot_curves(result, out_dir: Path, level: str = "char") -> Path:
     return _common.save_figure(fig, out_dir, f"loss_vs_baselines_{level}.png")
 
 
+# %%
+_common.heading("2. Real English offline: baselines and training")
+opts, result = train_english(OUT_DIR, QUICK)
+plots = [plot_curves(result, OUT_DIR)]
+word = None
+if not QUICK:
+    _common.heading("2b. The same corpus at word level")
+    word_options = dict(level="word", seq_len=32, epochs=8, learning_rate=1e-2, batch_size=32)
+    _word_opts, word = train_english(OUT_DIR, QUICK, **word_options)
+    plots.append(plot_curves(word, OUT_DIR, "word"))
+FINDINGS.update(
+    metrics=result.metrics,
+    baselines=result.baselines,
+    seconds=result.seconds,
+    word_level=None if word is None else {"metrics": word.metrics, "baselines": word.baselines},
+)
+
+
 # %% [markdown]
 # ## 3. Suggestions and generation
 # The decoder runs the prefix through the cells once, then each generated token is one more
@@ -193,7 +232,7 @@ def suggestions_and_generation(decoder, out_dir: Path) -> dict[str, Any]:
     plots = [_common.save_figure(fig, out_dir, "next_token_top5.png")]
 
     prompt = PROMPTS[0]
-    n = 100 if decoder.level == "char" else 15
+    n = (30 if QUICK else 100) if decoder.level == "char" else 15
     for temperature in (0.0, 0.7, 1.0, 1.5):
         text = (
             decoder.generate(tf.constant([prompt]), n, temperature, 0, 42)["continuation"][0]
@@ -224,6 +263,13 @@ def suggestions_and_generation(decoder, out_dir: Path) -> dict[str, Any]:
     return found
 
 
+# %%
+decoder = make_decoder(result, opts)
+_common.heading("3. Suggestions and generation")
+gen = suggestions_and_generation(decoder, OUT_DIR)
+FINDINGS.update(gen)
+
+
 # %% [markdown]
 # ## 4. Stateful decoding is the same computation, and the export answers the same
 # The full-sequence model and the step-by-step decoder must give the same distribution; the
@@ -251,50 +297,16 @@ def check_and_export(opts, result, decoder, out_dir: Path) -> dict[str, Any]:
 
 
 # %%
-def run(quick: bool = False, output_dir: Path | str | None = None) -> dict[str, Any]:
-    """Run the lesson; return its findings (also printed)."""
-    out_dir = _common.output_dir("07_text_predictor", output_dir)
-    _common.heading("1. Context beyond one word (made-up corpus)")
-    context = context_demo(out_dir, quick)
-    _common.heading("2. Real English offline: baselines and training")
-    opts, result = train_english(out_dir, quick)
-    plots = [plot_curves(result, out_dir)]
-    word = None
-    if not quick:
-        _common.heading("2b. The same corpus at word level")
-        word_options = dict(level="word", seq_len=32, epochs=8, learning_rate=1e-2, batch_size=32)
-        _word_opts, word = train_english(out_dir, quick, **word_options)
-        plots.append(plot_curves(word, out_dir, "word"))
-    decoder = make_decoder(result, opts)
-    _common.heading("3. Suggestions and generation")
-    gen = suggestions_and_generation(decoder, out_dir)
-    _common.heading("4. Stateful decoding and the export")
-    checks = check_and_export(opts, result, decoder, out_dir)
-    return {
-        "context": context,
-        "metrics": result.metrics,
-        "baselines": result.baselines,
-        "seconds": result.seconds,
-        "word_level": None
-        if word is None
-        else {"metrics": word.metrics, "baselines": word.baselines},
-        **gen,
-        **checks,
-        "plots": plots + gen["plots"],
-    }
+_common.heading("4. Stateful decoding and the export")
+FINDINGS.update(check_and_export(opts, result, decoder, OUT_DIR))
+FINDINGS["plots"] = plots + gen["plots"]
 
-
-def main(argv: list[str] | None = None) -> int:
-    args = _common.parse_args("07_text_predictor", "Lesson 7: next-word prediction.", argv)
-    findings = run(quick=args.quick, output_dir=args.output_dir)
-    ok = (
-        findings["context"]["answers"]["let's meet at"][0][0] == "noon"
-        and findings["same_seed_same_text"]
-        and findings["export_matches"]
-        and findings["step_vs_full_max_abs_diff"] < 1e-4
-    )
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+# %%
+_common.finish(
+    FINDINGS["context"]["answers"]["let's meet at"][0][0] == "noon"
+    and FINDINGS["same_seed_same_text"]
+    and FINDINGS["export_matches"]
+    and FINDINGS["step_vs_full_max_abs_diff"] < 1e-4,
+    FINDINGS,
+    __name__,
+)

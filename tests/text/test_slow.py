@@ -1,25 +1,13 @@
-"""Long runs (`make test-slow`): the lesson, and char level on Tiny Shakespeare."""
+"""Long runs (`make test-slow`): char level on Tiny Shakespeare (the lesson: tests/tutorials)."""
 
 from __future__ import annotations
 
-import runpy
 import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.mark.slow
-def test_lesson_runs_quick_and_saves_plots(tmp_path, monkeypatch):
-    lesson = REPO / "tutorials" / "07_text_predictor.py"
-    monkeypatch.syspath_prepend(str(lesson.parent))
-    module = runpy.run_path(str(lesson), run_name="lesson07")
-    findings = module["run"](quick=True, output_dir=tmp_path)
-    assert findings["context"]["answers"]["let's meet at"][0][0] == "noon"
-    assert findings["export_matches"] and findings["same_seed_same_text"]
-    assert all(Path(p).is_file() and Path(p).suffix == ".png" for p in findings["plots"])
 
 
 @pytest.mark.slow

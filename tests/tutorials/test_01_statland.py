@@ -10,8 +10,8 @@ STEM = "01_statland"
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory):
-    return run_quick(STEM, tmp_path_factory)
+def findings(tmp_path_factory, notebook_kernel):
+    return run_quick(STEM, tmp_path_factory, notebook_kernel)
 
 
 def test_looped_layer_equals_hand_unrolled_for_2_and_3_days(findings):
@@ -42,6 +42,12 @@ def test_training_from_random_weights_answers_all_four(findings):
     assert findings["trained"]["all_correct"]
     assert findings["final_loss"] < 0.01
     assert set(findings["learned_weights"]) == {"w1", "w2", "b1", "w3", "b2"}
+
+
+def test_training_is_repeated_over_several_seeds(findings):
+    by_seed = findings["by_seed"]
+    assert len(by_seed) >= 4
+    assert sum(r["all_correct"] for r in by_seed.values()) >= len(by_seed) // 2
 
 
 def test_five_parameters_whatever_the_length_and_padding_changes_nothing(findings):

@@ -11,8 +11,8 @@ STEM = "02_rnn_from_scratch"
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory):
-    return run_quick(STEM, tmp_path_factory)
+def findings(tmp_path_factory, notebook_kernel):
+    return run_quick(STEM, tmp_path_factory, notebook_kernel)
 
 
 def test_bptt_equals_finite_differences(findings):

@@ -13,8 +13,8 @@ STEM = "03_vanishing_exploding"
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory):
-    return run_quick(STEM, tmp_path_factory)
+def findings(tmp_path_factory, notebook_kernel):
+    return run_quick(STEM, tmp_path_factory, notebook_kernel)
 
 
 def test_scalar_case_gives_exactly_two_and_half_to_the_50(findings):

@@ -11,8 +11,8 @@ STEM = "04_long_range_memory"
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory):
-    return run_quick(STEM, tmp_path_factory)
+def findings(tmp_path_factory, notebook_kernel):
+    return run_quick(STEM, tmp_path_factory, notebook_kernel)
 
 
 def test_france_task_puts_the_country_distance_steps_before_speak():
@@ -43,8 +43,8 @@ def test_adding_task_target_is_the_sum_of_the_two_marked_values():
 def test_scores_for_every_cell_and_distance(findings):
     settings = findings["settings"]
     for task, distances in (
-        ("france", settings.france_distances),
-        ("adding", settings.adding_distances),
+        ("france", settings["france_distances"]),
+        ("adding", settings["adding_distances"]),
     ):
         assert set(findings[task]) == {"SimpleRNN", "LSTM", "GRU"}
         for scores in findings[task].values():
@@ -54,7 +54,7 @@ def test_scores_for_every_cell_and_distance(findings):
     for scores in findings["adding"].values():
         assert all(np.isfinite(s) and s >= 0 for s in scores.values())
     # even the quick run learns the shortest France distance well above chance (25%)
-    assert findings["france"]["LSTM"][settings.france_distances[0]] > 0.5
+    assert findings["france"]["LSTM"][settings["france_distances"][0]] > 0.5
 
 
 def test_verdicts():

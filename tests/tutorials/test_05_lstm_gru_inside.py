@@ -11,8 +11,8 @@ STEM = "05_lstm_gru_inside"
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory):
-    return run_quick(STEM, tmp_path_factory)
+def findings(tmp_path_factory, notebook_kernel):
+    return run_quick(STEM, tmp_path_factory, notebook_kernel)
 
 
 def test_gates_by_hand_reproduce_the_layers(findings):

@@ -1,4 +1,4 @@
-"""Lesson 6 (--quick): its printed claims hold and its PNGs exist. Slow: ~1 min on 2 cores."""
+"""Lesson 6 as a notebook (quick): its printed claims hold, its figures are shown and saved."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from tests.tutorials.helpers import assert_plots_written, run_full, run_quick
 
 STEM = "06_stock_predictor"
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory):
-    return run_quick(STEM, tmp_path_factory)
+def findings(tmp_path_factory, notebook_kernel):
+    return run_quick(STEM, tmp_path_factory, notebook_kernel)
 
 
 def test_data_and_split(findings):
@@ -31,6 +29,17 @@ def test_statland_scenarios_learned_and_persistence_beaten(findings):
     stat = findings["statland"]
     assert stat["all_correct"], stat["scenarios"]
     assert stat["rmse_vs_persistence"] < 0.95
+
+
+def test_statland_direction_is_given_over_slices_with_a_spread(findings):
+    slices = findings["statland"]["direction_by_slice"]
+    assert len(slices) == 5 and all(0.0 <= rate <= 1.0 for rate in slices)
+
+
+def test_the_loss_plot_has_persistence_on_both_parts(findings):
+    persistence = findings["sp500"]["persistence_loss"]
+    assert persistence["train"] == pytest.approx(1.0, abs=0.1)  # the scale is the train std
+    assert persistence["val"] < 0.6 * persistence["train"]  # 2013-2015 was calm
 
 
 def test_cycles_beaten_by_far(findings):
@@ -61,6 +70,8 @@ def test_plots_written(findings):
     }
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_full_run(tmp_path_factory):
     full = run_full(STEM, tmp_path_factory)
     assert full["statland"]["all_correct"], full["statland"]["scenarios"]

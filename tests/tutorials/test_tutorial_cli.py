@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,7 +94,6 @@ def test_cli_runs_the_lesson_as_a_script_with_its_flags(tmp_path, monkeypatch):
     ).read_text() == f'["hello from a sibling module", "--output-dir", "{out}"]'
     # the lesson's exit status comes back
     assert cli.main(["tutorial", "1", "--quick", "--output-dir", str(out)]) == 3
-    import sys
 
     assert str(lessons) not in sys.path  # sys.path and sys.argv are restored
 
@@ -116,3 +117,38 @@ def test_every_lesson_opens_as_a_jupytext_percent_notebook():
         assert kinds.count("markdown") >= 3 and kinds.count("code") >= 3, path.name
         title = next(c.source for c in notebook.cells if c.cell_type == "markdown")
         assert re.match(r"# Lesson \d", title), path.name
+
+
+def test_every_lesson_is_top_level_steps_with_no_exit_and_no_forced_backend():
+    jupytext = pytest.importorskip("jupytext")
+    for path in sorted(TUTORIALS.glob("[0-9][0-9]_*.py")):
+        notebook = jupytext.read(path, fmt="py:percent")
+        code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+        steps = [src for src in code if not re.match(r"(def|class|@)\s", src.lstrip())]
+        assert len(steps) >= 4, f"{path.name}: fewer than 4 top-level steps"
+        assert "_common.parse_args(" in "\n".join(code[:3]), f"{path.name}: no settings cell"
+        assert "_common.finish(" in code[-1], f"{path.name}: the last cell does not finish()"
+        text = path.read_text()
+        assert "SystemExit" not in text and "sys.exit" not in text, path.name
+        assert "matplotlib.use" not in text and "plt.close" not in text, path.name
+
+
+def test_a_real_lesson_runs_as_a_script_through_the_cli(tmp_path, capsys):
+    assert cli.main(["tutorial", "1", "--quick", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "the quick run, as a script" in out and "claims hold" in out
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["scenarios.png", "training_loss.png"]
+
+
+def test_a_process_that_only_imported_ipykernel_is_not_a_notebook():
+    # nbclient/jupyter_client import ipykernel in the test process itself; a lesson run there
+    # as a script must still read its flags and not try to display figures.
+    code = (
+        "import sys, ipykernel.kernelapp; sys.path.insert(0, sys.argv[1]); "
+        "import _common; print(_common.IN_NOTEBOOK)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(TUTORIALS)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

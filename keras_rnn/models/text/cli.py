@@ -201,7 +201,7 @@ def _fail(flag: str, value: object, message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from keras_rnn.data.text import CorpusError
-    from keras_rnn.models.repository import remove_orphans
+    from keras_rnn.models.repository import read_card, remove_orphans
     from keras_rnn.models.text.train import train_and_export
     from keras_rnn.training.checkpoints import CheckpointError
     from keras_rnn.training.cli_args import check_training_args, configure_runtime
@@ -228,5 +228,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"keras-rnn train text: error: {err}", file=sys.stderr)
         return 2
     if path is not None:
+        print(metrics_table(read_card(path) or {}))
         print(f"exported {path}")
     return 0
+
+
+def metrics_table(card: dict) -> str:
+    """The validation cross-entropy and perplexity of the model and the baselines, as text."""
+    model = card.get("model", {})
+    name = f"{model.get('cell')} {model.get('layers')}x{model.get('units')} (ours)"
+    rows = {name: card.get("metrics", {}).get("validation", {}), **card.get("baselines", {})}
+    lines = [
+        f"validation metrics, nats per {card.get('level', 'token')}:",
+        f"  {'model':24s}{'cross-entropy':>15s}{'perplexity':>12s}",
+    ]
+    for row, metrics in rows.items():
+        lines.append(
+            f"  {row:24s}{metrics.get('cross_entropy', float('nan')):15.3f}"
+            f"{metrics.get('perplexity', float('nan')):12.2f}"
+        )
+    return "\n".join(lines)

@@ -178,6 +178,11 @@ def train(opts: TextOptions) -> TrainResult:
         window_examples(train_ids, opts.seq_len, opts.stride), opts.batch_size, seed=seed or 0
     )
     val_ds = sequence_dataset(val_ids, opts.seq_len, opts.batch_size, shuffle=False)
+    if seed is not None:
+        # The Trainer seeds at the start of fit(), after the weights are drawn: without this
+        # the first call in a process drew them from an unseeded RNG, later calls from the
+        # state the previous fit() left, and the same seed gave different weights.
+        keras.utils.set_random_seed(seed)
     with strategy.scope():
         model = build_language_model(
             tokenizer.vocab_size,
