@@ -10,6 +10,7 @@ do. :func:`request_body` puts the model's schema back into OpenAPI.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from ..errors import bad_request
+from ..errors import ApiError, bad_request
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,7 +31,28 @@ def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as err:
+        if _has_non_finite(body):
+            raise bad_request(
+                "The request body is not valid JSON: NaN and Infinity are not JSON numbers; "
+                "send finite numbers."
+            ) from None
         raise bad_request(f"The request body is not valid JSON: {err}.") from None
+
+
+def _has_non_finite(body: bytes) -> bool:
+    """Whether ``body`` has ``NaN``/``Infinity`` literals where numbers go (Python's json
+    reads them; orjson, rightly, does not)."""
+    seen: list[str] = []
+
+    def constant(name: str) -> float:
+        seen.append(name)
+        return 0.0
+
+    try:
+        json.loads(body, parse_constant=constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return bool(seen)
 
 
 def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
@@ -38,6 +60,12 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
 
     async def parse(request: Request) -> M:
         data = parse_json(await request.body())
+        if not isinstance(data, dict):
+            raise ApiError(
+                422,
+                f"Invalid request: the body must be a JSON object (the fields of "
+                f"{model.__name__}), not {type(data).__name__}.",
+            )
         try:
             return model.model_validate(data)
         except ValidationError as err:
