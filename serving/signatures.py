@@ -165,7 +165,7 @@ def _nested_strings(value: Any, where: str, limits: Limits) -> Any:
 
 
 def to_array(value: Any, info: TensorInfo, limits: Limits, *, batched: bool) -> np.ndarray:
-    """Convert a JSON value to an array for ``info``; raise a 400 ApiError when it does not fit.
+    """Convert a JSON value to an array for ``info``; raise ``InvalidInput`` when it does not fit.
 
     Args:
         value: the JSON value (nested lists, numbers, strings, ``{"b64": ...}``).
