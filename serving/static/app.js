@@ -31,7 +31,8 @@ async function refreshAll() {
   await refreshModels(refreshAll);
 }
 
-initAuth(refreshAll);
+// A key was entered or forgotten: start over, so every panel loads with (or without) it.
+initAuth(() => window.location.reload());
 initText();
 initStock();
 $("models-refresh").addEventListener("click", refreshAll);

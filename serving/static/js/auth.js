@@ -18,7 +18,7 @@ function ask(message, hadKey) {
   }
 }
 
-/** Wire the form; `onKey()` runs after a key is entered (reload what failed). */
+/** Wire the form; `onKey()` runs after a key is entered or forgotten (reload what failed). */
 export function initAuth(onKey) {
   onAuthNeeded(ask);
   const form = $("key-form");
