@@ -29,7 +29,7 @@ from ..encoding import JSONBody, jsonable
 from ..errors import bad_request
 from ..exceptions import Unsupported
 from ..registry import ModelVersion
-from ..schemas import ERROR_RESPONSE, ERROR_RESPONSES
+from ..schemas import ERROR_RESPONSES
 from ..service import Service, ServiceDep
 from ..signatures import Signature, to_array
 from .body import parse_json
@@ -228,65 +228,23 @@ def _rows_out(outputs: dict[str, np.ndarray]) -> list[Any]:
 
 
 # ---- TF Serving features this server does not have: 501 with what to use instead -------------
+# Not in the OpenAPI schema: they exist only to tell a TF Serving client what to do instead.
 
 
-def _unsupported(what: str, use: str = ":predict") -> Unsupported:
-    return Unsupported(f"{what} is not supported by this server; use {use}")
+@router.post("/v1/models/{name}:classify", include_in_schema=False)
+@router.post("/v1/models/{name}:regress", include_in_schema=False)
+@router.post("/v1/models/{name}/versions/{version}:classify", include_in_schema=False)
+@router.post("/v1/models/{name}/versions/{version}:regress", include_in_schema=False)
+async def classify_or_regress(request: Request) -> JSONBody:
+    method = request.url.path.rsplit(":", 1)[-1]
+    raise Unsupported(f"TF Serving's `:{method}` API is not supported by this server; use :predict")
 
 
-def _label_use(name: str) -> str:
-    return f"/v1/models/{name}/versions/<version>:predict (or /v1/models/{name}:predict)"
-
-
-for _method in ("classify", "regress"):
-
-    def _make(method: str) -> None:
-        async def unsupported_method(name: str) -> JSONBody:
-            raise _unsupported(f"TF Serving's `:{method}` API")
-
-        async def unsupported_method_version(name: str, version: int) -> JSONBody:
-            raise _unsupported(f"TF Serving's `:{method}` API")
-
-        for path, endpoint in (
-            (f"/v1/models/{{name}}:{method}", unsupported_method),
-            (f"/v1/models/{{name}}/versions/{{version}}:{method}", unsupported_method_version),
-        ):
-            router.add_api_route(
-                path,
-                endpoint,
-                methods=["POST"],
-                status_code=501,
-                responses={501: ERROR_RESPONSE},
-                summary=f":{method} (not supported: use :predict)",
-                name=f"{method}_{endpoint.__name__}",
-            )
-
-    _make(_method)
-
-
-@router.api_route(
-    "/v1/models/{name}/labels/{label}:{method}",
-    methods=["POST"],
-    responses={501: ERROR_RESPONSE},
-    summary="Version labels (not supported: use versions/N)",
-)
-async def label_predict(name: str, label: str, method: str) -> JSONBody:
-    raise _unsupported("TF Serving's version labels (`/labels/{label}`)", _label_use(name))
-
-
-@router.get(
-    "/v1/models/{name}/labels/{label}",
-    responses={501: ERROR_RESPONSE},
-    summary="Version labels (not supported: use versions/N)",
-)
-async def label_status(name: str, label: str) -> JSONBody:
-    raise _unsupported("TF Serving's version labels (`/labels/{label}`)", _label_use(name))
-
-
-@router.get(
-    "/v1/models/{name}/labels/{label}/metadata",
-    responses={501: ERROR_RESPONSE},
-    summary="Version labels (not supported: use versions/N)",
-)
-async def label_metadata(name: str, label: str) -> JSONBody:
-    raise _unsupported("TF Serving's version labels (`/labels/{label}`)", _label_use(name))
+@router.post("/v1/models/{name}/labels/{label}:{method}", include_in_schema=False)
+@router.get("/v1/models/{name}/labels/{label}", include_in_schema=False)
+@router.get("/v1/models/{name}/labels/{label}/metadata", include_in_schema=False)
+async def version_label(name: str) -> JSONBody:
+    raise Unsupported(
+        "TF Serving's version label API (`/labels/{label}`) is not supported by this server; use "
+        f"/v1/models/{name}/versions/<version>:predict (or /v1/models/{name}:predict)"
+    )

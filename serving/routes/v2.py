@@ -432,9 +432,7 @@ _NO_LOAD = (
 
 @router.post(
     "/v2/repository/models/{name}/load",
-    status_code=501,
-    responses={501: ERROR_RESPONSE},
-    summary="Load a model (not supported: the repository is watched)",
+    include_in_schema=False,
 )
 async def repository_load(name: str) -> JSONBody:
     raise Unsupported(_NO_LOAD)
@@ -442,9 +440,7 @@ async def repository_load(name: str) -> JSONBody:
 
 @router.post(
     "/v2/repository/models/{name}/unload",
-    status_code=501,
-    responses={501: ERROR_RESPONSE},
-    summary="Unload a model (not supported: the repository is watched)",
+    include_in_schema=False,
 )
 async def repository_unload(name: str) -> JSONBody:
     raise Unsupported(_NO_LOAD)
