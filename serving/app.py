@@ -76,8 +76,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
+            allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+            allow_headers=[
+                "Content-Type",
+                "Content-Encoding",
+                "Authorization",
+                "X-API-Key",
+                "X-Request-ID",
+            ],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(

@@ -4,7 +4,8 @@
   written to a temporary model directory (``stock`` 1, a broken ``stock`` 2 and ``text`` 1),
   served by a real ``uvicorn`` process running
   ``serving.app:app`` on 127.0.0.1 at a free port. One per session: starting it (importing
-  TensorFlow, loading both models) is the expensive part.
+  TensorFlow, loading both models) is the expensive part. ``launch_service(root, **env)``
+  starts one with more ``SERVING_*`` settings (``test_api_key.py``: an API key).
 * ``browser``: Debian's system ``chromium`` driven by Playwright's Python client. Nothing is
   downloaded; without a chromium binary every test here is skipped with the reason.
 * ``page``: a fresh browser context per test that refuses every request not addressed to the
