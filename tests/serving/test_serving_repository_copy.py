@@ -51,7 +51,7 @@ def slow_copy(src: Path, dst: Path, pieces: int = 4, pause: float = 0.05) -> Non
 def test_version_copied_in_pieces_is_loaded_once_complete_and_never_failed(tmp_path, pool):
     (tmp_path / "stock").mkdir()
     shutil.copytree(pool / "1", tmp_path / "stock" / "1")
-    reg = Registry(Settings(model_dir=tmp_path, poll_interval_s=0.05, settle_s=1.0))
+    reg = Registry(Settings(model_dir=tmp_path, poll_interval_s=0.05, settle_s=2.0))
     reg.start()
     try:
         assert reg.wait_ready(60)
