@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from . import errors
+from . import auth, errors
 from .encoding import JSONBody
 from .middleware import RequestIdFilter, ServiceMiddleware
 from .routes import ops, tasks, tfserving, v2
@@ -68,14 +68,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     errors.install(app)
     # Prediction routes first: routes are matched in order, on every request.
-    for router in (tasks.router, tfserving.router, v2.router, v2.health, ops.router, ops.admin):
+    routers = (tasks.router, tfserving.router, v2.router, v2.health, ops.router, ops.admin)
+    for router in routers:
         app.include_router(router)
+    auth.document(app, routers)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
+            allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+            allow_headers=[
+                "Content-Type",
+                "Content-Encoding",
+                "Authorization",
+                "X-API-Key",
+                "X-Request-ID",
+            ],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(

@@ -3,7 +3,7 @@
 A float32 output is written as the shortest decimal that reads back as the same float32
 (``101.01`` rather than TF Serving's 6-digit ``101.01`` / ``2702.33`` rounding of larger
 prices, and rather than float64 noise like ``101.01000213623047``). Non-finite model outputs
-are refused with a 422 before encoding, so ``NaN``/``null`` never reach a client.
+are refused (``NonFiniteOutput``, a 422) before encoding, so ``NaN``/``null`` never reach a client.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import orjson
 from starlette.responses import Response
+
+from .exceptions import NonFiniteOutput
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -29,13 +31,10 @@ def dumps(content: Any) -> bytes:
 
 
 def check_finite(outputs: dict[str, np.ndarray], what: str = "model") -> None:
-    from .errors import ApiError  # errors imports this module for its response class
-
     for name, value in outputs.items():
         arr = np.asarray(value)
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            raise ApiError(
-                422,
+            raise NonFiniteOutput(
                 f"The {what} produced a non-finite value (NaN or infinity) in output `{name}` "
                 "for this input; no result is returned.",
             )

@@ -1,19 +1,25 @@
-"""One error shape for every failure: ``{"error": "what was wrong"}`` with a 4xx status.
+"""One error shape for every failure: ``{"error": "what was wrong"}`` with a 4xx/5xx status.
 
-Routes raise :class:`ApiError`; the handlers here also turn FastAPI's validation errors and
-Starlette's HTTP errors (404 for unknown paths, 405) into the same shape, and log anything
-unexpected as a 500 without leaking internals.
+This is the one place an HTTP status is chosen for a failure of the core. The registry, the
+signatures and the lookup code raise :mod:`serving.exceptions` (no HTTP in them);
+:data:`STATUS` maps each class to its status, and a :class:`~serving.exceptions.NotReady`
+adds ``Retry-After`` from the seconds it carries. Routes may still raise :class:`ApiError`
+for what only HTTP knows (a missing API key). The handlers also turn FastAPI's validation
+errors and Starlette's HTTP errors (404 for unknown paths, 405) into the same shape, and log
+anything unexpected as a 500 without leaking internals.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from . import exceptions as core
 from .encoding import JSONBody
 
 log = logging.getLogger("serving")
@@ -27,6 +33,35 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.headers = headers
+
+
+# Status of each core error; a subclass not listed takes its nearest listed base's status.
+STATUS: dict[type[core.ServingError], int] = {
+    core.InvalidInput: 400,
+    core.ModelNotFound: 404,
+    core.VersionNotFound: 404,
+    core.SignatureNotFound: 404,
+    core.VersionFailed: 404,
+    core.NonFiniteOutput: 422,
+    core.Unsupported: 501,
+    core.NotReady: 503,
+    core.ServingError: 500,
+}
+
+
+def status_of(exc: core.ServingError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def headers_of(exc: core.ServingError) -> dict[str, str] | None:
+    """``Retry-After`` (whole seconds, at least 1) for an error that is worth retrying."""
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None:
+        return None
+    return {"Retry-After": str(max(1, math.ceil(retry_after)))}
 
 
 def bad_request(message: str) -> ApiError:
@@ -57,6 +92,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONBody:
         return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(core.ServingError)
+    async def _core_error(_: Request, exc: core.ServingError) -> JSONBody:
+        return error_response(status_of(exc), exc.message, headers_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONBody:

@@ -1,8 +1,15 @@
-"""ASGI middleware: request ids, access log, metrics, and the request-body size limit.
+"""ASGI middleware: request ids, access log, metrics, HEAD, request decompression and the
+request-body size limit.
 
-Pure ASGI (no ``BaseHTTPMiddleware``), so it adds little per request. The body limit checks
-``Content-Length`` first and also counts chunked bodies, answering 413 before the app reads
-anything.
+Pure ASGI (no ``BaseHTTPMiddleware``), so it adds little per request.
+
+* ``HEAD`` is answered as the ``GET`` of the same path without the body (same status and
+  headers), so every GET route, ``/healthz`` included, answers probes that use HEAD.
+* A request body with ``Content-Encoding: gzip`` or ``deflate`` (tritonclient's
+  ``request_compression_algorithm``) is decompressed before the app sees it; any other
+  encoding is 415.
+* The body limit checks ``Content-Length`` first, counts chunked bodies, and applies again
+  to the decompressed body (a zip bomb is a 413), answering before the app reads anything.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 import os
 import re
 import time
+import zlib
 from typing import Any
 
 from .encoding import dumps
@@ -34,8 +42,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class _TooLarge(Exception):
-    pass
+class _Reject(Exception):
+    """Answer ``status`` with ``message`` without calling the app."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# Content-Encoding -> zlib wbits: gzip framing, or the zlib framing HTTP calls "deflate".
+_DECODERS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
 
 
 class ServiceMiddleware:
@@ -65,38 +82,56 @@ class ServiceMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
+        method = scope["method"]
+        if method == "HEAD":
+            scope = {**scope, "method": "GET"}
         try:
-            if scope["method"] in {"POST", "PUT", "PATCH"}:
+            if method in {"POST", "PUT", "PATCH"}:
                 try:
-                    receive = await self._buffer_body(headers, receive)
-                except _TooLarge:
-                    await self._reject_too_large(send_wrapper)
+                    receive, scope = await self._buffer_body(scope, headers, receive)
+                except _Reject as reject:
+                    await self._reject(send_wrapper, reject)
                     return
-            await self.app(scope, receive, send_wrapper)
+            await self.app(
+                scope, receive, _head(send_wrapper) if method == "HEAD" else send_wrapper
+            )
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or ("static" if status < 400 else "unmatched")
             elapsed = time.perf_counter() - started
-            self.metrics.requests.labels(template, scope["method"], str(status)).inc()
+            self.metrics.requests.labels(template, method, str(status)).inc()
             self.metrics.latency.labels(template).observe(elapsed)
             access_log.info(
                 '%s "%s %s" %d %.1fms',
                 _client(scope),
-                scope["method"],
+                method,
                 scope["path"],
                 status,
                 elapsed * 1e3,
             )
             request_id.reset(token)
 
-    async def _buffer_body(self, headers: dict, receive: Any) -> Any:
+    def _too_large(self, after: str = "") -> _Reject:
+        return _Reject(
+            413, f"The request body is larger than the limit of {self.max_body_bytes} bytes{after}."
+        )
+
+    async def _buffer_body(self, scope: dict, headers: dict, receive: Any) -> tuple[Any, dict]:
+        """The whole body (within the limit, decompressed) as a replayable ``receive``, and
+        the scope the app sees (without ``Content-Encoding`` once decoded)."""
         declared = headers.get(b"content-length")
         if declared is not None:
             try:
                 if int(declared) > self.max_body_bytes:
-                    raise _TooLarge
+                    raise self._too_large()
             except ValueError:
                 pass
+        encoding = headers.get(b"content-encoding", b"").decode("latin-1").strip().lower()
+        if encoding not in ("", "identity") and encoding not in _DECODERS:
+            raise _Reject(
+                415,
+                f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or identity.",
+            )
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -106,7 +141,7 @@ class ServiceMiddleware:
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_body_bytes:
-                raise _TooLarge
+                raise self._too_large()
             chunks.append(body)
             if not message.get("more_body", False):
                 break
@@ -115,8 +150,16 @@ class ServiceMiddleware:
             async def disconnected() -> dict:
                 return {"type": "http.disconnect"}
 
-            return disconnected
+            return disconnected, scope
         body = b"".join(chunks)
+        if encoding in _DECODERS:
+            body = self._decompress(body, encoding)
+            kept = [
+                (k, v)
+                for k, v in scope["headers"]
+                if k not in (b"content-encoding", b"content-length")
+            ]
+            scope = {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())]}
         sent = False
 
         async def replay() -> dict:
@@ -126,16 +169,31 @@ class ServiceMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        return replay
+        return replay, scope
 
-    async def _reject_too_large(self, send: Any) -> None:
-        payload = dumps(
-            {"error": f"The request body is larger than the limit of {self.max_body_bytes} bytes."}
-        )
+    def _decompress(self, body: bytes, encoding: str) -> bytes:
+        """Inflate at most ``max_body_bytes + 1`` bytes: a bomb is refused, never expanded."""
+        wbits = _DECODERS[encoding]
+        # Some clients send raw deflate (no zlib header) as "deflate": try that second.
+        for bits in (wbits, -15) if encoding == "deflate" else (wbits,):
+            inflater = zlib.decompressobj(bits)
+            try:
+                out = inflater.decompress(body, self.max_body_bytes + 1)
+            except zlib.error:
+                continue
+            if len(out) > self.max_body_bytes:
+                raise self._too_large(" after decompression")
+            if not inflater.eof:
+                raise _Reject(400, f"The {encoding} request body is truncated.")
+            return out
+        raise _Reject(400, f"The request body is not valid {encoding} data.")
+
+    async def _reject(self, send: Any, reject: _Reject) -> None:
+        payload = dumps({"error": reject.message})
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": reject.status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(payload)).encode()),
@@ -144,6 +202,17 @@ class ServiceMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+def _head(send: Any) -> Any:
+    """``send`` for a HEAD answered as GET: the GET's status and headers, no body."""
+
+    async def send_head(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head
 
 
 def _client(scope: dict) -> str:

@@ -8,9 +8,17 @@ Layout: ``<model_dir>/<name>/<version>/saved_model.pb`` (+ ``model_card.json``).
 3. loads and warms up new ones (one call per signature) while the old ones keep serving;
 4. publishes each version once warm, then unloads versions no longer wanted.
 
-A version that fails to load or warm up is logged and kept in the status as ``FAILED`` with
-its error; it never replaces a good version. It is retried when its directory changes (new
-mtime or size), which is also where a half-copied version gets its second chance.
+A version is loaded only once its files have settled: every file (sizes and mtimes, walked
+recursively) unchanged for ``settle_s``, so a version copied in place (``mkdir 3 && cp -r
+v/* 3/``) is not caught half-written. A version that fails to load or warm up is logged and
+kept in the status as ``FAILED`` with its error (paths in it relative to the model
+directory: the status is public); it never replaces a good version. It is retried when any of
+its files changes, which is also where a version copied in with long pauses gets its second
+chance.
+
+Lookups raise :mod:`serving.exceptions` (``ModelNotFound``, ``VersionNotFound``,
+``VersionFailed``, ``VersionNotReady``, ``ServiceNotReady``); :mod:`serving.errors` picks
+the HTTP status.
 
 Requests take a reference to one :class:`ModelVersion` and keep it for the whole call, so a
 swap never fails a request in flight.
@@ -34,7 +42,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ApiError, not_found
+from .exceptions import (
+    ModelNotFound,
+    ServiceNotReady,
+    SignatureNotFound,
+    VersionFailed,
+    VersionNotFound,
+    VersionNotReady,
+)
 from .settings import Settings, VersionPolicy
 from .signatures import Signature
 
@@ -66,22 +81,39 @@ class ModelVersion:
         sig = self.signatures.get(key)
         if sig is None:
             known = ", ".join(sorted(self.signatures)) or "none"
-            raise not_found(
+            raise SignatureNotFound(
                 f"Model `{self.name}` version {self.version} has no signature `{key}` (it has: {known})."
             )
         return sig
 
 
-def _fingerprint(path: Path) -> tuple:
-    """Changes when the version's files change, so a failed load is retried after a fix."""
-    parts: list[tuple] = []
-    for p in (path, path / "saved_model.pb", path / "variables"):
-        try:
-            st = p.stat()
-            parts.append((p.name, st.st_mtime_ns, st.st_size))
-        except OSError:
-            parts.append((p.name, None, None))
-    return tuple(parts)
+def _fingerprint(path: Path) -> tuple[tuple[tuple[str, int, int], ...], int]:
+    """Every file and directory under ``path`` as ``(relative path, size, mtime_ns)``, sorted,
+    and the newest mtime (ns). Any write, truncation or new file changes it."""
+    entries: list[tuple[str, int, int]] = []
+    newest = 0
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for entry in [root, *(os.path.join(root, f) for f in files)]:
+            try:
+                st = os.stat(entry)
+            except OSError:  # removed while we walk: the next look sees the change
+                continue
+            entries.append((os.path.relpath(entry, path), st.st_size, st.st_mtime_ns))
+            newest = max(newest, st.st_mtime_ns)
+    return tuple(sorted(entries)), newest
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/(?:[^\s'\"/:,;()<>]+/)+([^\s'\"/:,;()<>]*)")
+
+
+def public_error(message: str, model_dir: Path) -> str:
+    """``message`` with the model directory's prefix dropped (``stock/2/saved_model.pb``) and
+    any other absolute path cut to its last part: a version's status is public."""
+    roots = {str(model_dir.absolute()), str(model_dir.resolve()), os.path.realpath(model_dir)}
+    for root in sorted(roots, key=len, reverse=True):
+        message = message.replace(root.rstrip(os.sep) + os.sep, "")
+    return _ABSOLUTE_PATH.sub(lambda m: ".../" + m.group(1), message)
 
 
 def load_version(mv: ModelVersion, warmup: bool = True) -> None:
@@ -146,6 +178,7 @@ class Registry:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._changed = False  # loaded or unloaded since the last settle_heap()
+        self._deferred = False  # the last scan left a version that was still being written
         self.initial_scan_done = threading.Event()
 
     # ---- reading ----------------------------------------------------------------------
@@ -153,51 +186,64 @@ class Registry:
         return sorted(self._models)
 
     def versions(self, name: str) -> dict[int, ModelVersion]:
+        """Every version of ``name`` the repository knows, in any state."""
         versions = self._models.get(name)
         if versions is None:
-            self._raise_unknown(name)
+            if not self.initial_scan_done.is_set():
+                raise ServiceNotReady("Models are still loading.", self.settings.retry_after_s)
+            shown = name if _NAME.match(name) else repr(name[:64])
+            known = ", ".join(self.names()) or "none"
+            raise ModelNotFound(f"Unknown model `{shown}` (known: {known}).")
         return versions
 
-    def get(self, name: str, version: int | None = None) -> ModelVersion:
-        """The version to serve: the pinned one, or the newest AVAILABLE; 404/503 otherwise."""
+    def version(self, name: str, version: int) -> ModelVersion:
+        """One known version of ``name`` in any state (for status routes)."""
         versions = self.versions(name)
+        mv = versions.get(version)
+        if mv is None:
+            served = sorted(v for v, m in versions.items() if m.ready)
+            raise VersionNotFound(
+                f"Model `{name}` has no version {version} "
+                f"(known: {sorted(versions)}; serving: {served})."
+            )
+        return mv
+
+    def get(self, name: str, version: int | None = None) -> ModelVersion:
+        """The version to serve: the pinned one if it is ready, else the newest ready one.
+
+        The one lookup every route uses. Raises ``ModelNotFound``, ``VersionNotFound``,
+        ``VersionFailed`` (pinned version failed to load), or ``VersionNotReady`` (loading:
+        worth a retry after ``retry_after_s``).
+        """
         if version is not None:
-            mv = versions.get(version)
-            if mv is None:
-                served = sorted(v for v, m in versions.items() if m.ready)
-                raise not_found(f"Model `{name}` has no version {version} (serving: {served}).")
-            if not mv.ready:
-                raise ApiError(
-                    404 if mv.state == "FAILED" else 503,
-                    f"Model `{name}` version {version} is {mv.state}"
-                    + (f": {mv.error}" if mv.error else "."),
-                    None
-                    if mv.state == "FAILED"
-                    else {"Retry-After": str(self.settings.retry_after_s)},
-                )
-            return mv
-        ready = [m for m in versions.values() if m.ready]
+            mv = self.version(name, version)
+            if mv.ready:
+                return mv
+            if mv.state == "FAILED":
+                raise VersionFailed(f"Model `{name}` version {version} is FAILED: {mv.error}")
+            raise VersionNotReady(
+                f"Model `{name}` version {version} is {mv.state}.", self.settings.retry_after_s
+            )
+        ready = [m for m in self.versions(name).values() if m.ready]
         if not ready:
-            raise ApiError(
-                503,
-                f"Model `{name}` has no version ready yet.",
-                {"Retry-After": str(self.settings.retry_after_s)},
+            raise VersionNotReady(
+                f"Model `{name}` has no version ready yet.", self.settings.retry_after_s
             )
         return max(ready, key=lambda m: m.version)
-
-    def _raise_unknown(self, name: str) -> None:
-        if not self.initial_scan_done.is_set():
-            raise ApiError(
-                503, "Models are still loading.", {"Retry-After": str(self.settings.retry_after_s)}
-            )
-        shown = name if _NAME.match(name) else repr(name[:64])
-        raise not_found(f"Unknown model `{shown}` (known: {', '.join(self.names()) or 'none'}).")
 
     def ready(self) -> bool:
         """Every model found has at least one AVAILABLE version (and the first scan is done)."""
         if not self.initial_scan_done.is_set():
             return False
         return all(any(m.ready for m in vs.values()) for vs in self._models.values())
+
+    def check_ready(self) -> None:
+        """Raise ``ServiceNotReady`` unless :meth:`ready` (the one readiness check)."""
+        if not self.ready():
+            raise ServiceNotReady(
+                "Not ready: models are loading or none could be loaded.",
+                self.settings.retry_after_s,
+            )
 
     # ---- scanning ---------------------------------------------------------------------
     def policy(self, name: str) -> VersionPolicy:
@@ -226,6 +272,7 @@ class Registry:
     def scan(self) -> None:
         """One pass over the repository (blocking: loads happen in the calling thread)."""
         with self._scan_lock:
+            self._deferred = False
             on_disk = self._on_disk()
             for name in sorted(set(on_disk) | set(self._models)):
                 self._scan_model(name, on_disk.get(name, {}))
@@ -266,7 +313,7 @@ class Registry:
 
         def usable(v: int) -> bool:
             mv = self._models.get(name, {}).get(v)
-            return not (mv and mv.state == "FAILED" and mv.fingerprint == _fingerprint(disk[v]))
+            return not (mv and mv.state == "FAILED" and mv.fingerprint == _fingerprint(disk[v])[0])
 
         if policy.specific is not None:
             wanted = [v for v in sorted(policy.specific, reverse=True) if v in disk]
@@ -294,8 +341,13 @@ class Registry:
         mv = self._models.get(name, {}).get(version)
         if mv is not None and mv.ready:
             return True
+        fingerprint = self._settled(path)
+        if fingerprint is None:
+            log.info("model %s version %d is still being written; will look again", name, version)
+            self._deferred = True
+            return False
         fresh = ModelVersion(
-            name=name, version=version, path=path, state="LOADING", fingerprint=_fingerprint(path)
+            name=name, version=version, path=path, state="LOADING", fingerprint=fingerprint
         )
         self._set(name, fresh)
         started = time.perf_counter()
@@ -308,7 +360,7 @@ class Registry:
             log.error(
                 "model %s version %d failed to load from %s: %s", name, version, path, message
             )
-            loaded.state, loaded.error = "FAILED", message
+            loaded.state, loaded.error = "FAILED", public_error(message, self.model_dir)
             self._set(name, loaded)
             return False
         loaded.state, loaded.loaded_at = "AVAILABLE", time.time()
@@ -320,6 +372,34 @@ class Registry:
             time.perf_counter() - started,
         )
         return True
+
+    def _settled(self, path: Path) -> tuple | None:
+        """The version's fingerprint once its files are settled, or None if they keep changing.
+
+        Settled: the newest mtime is ``settle_s`` old, or the fingerprint stayed the same for
+        ``settle_s`` while we watched (files copied with their old mtimes, ``cp -p``). Waits
+        at most ``max(10 * settle_s, 10 s)``; a version still changing then is left for the
+        next scan, without a state.
+        """
+        settle = self.settings.settle_s
+        fingerprint, newest = _fingerprint(path)
+        if settle <= 0:
+            return fingerprint
+        give_up = time.monotonic() + max(10 * settle, 10.0)
+        since = time.monotonic()
+        while True:
+            age = time.time() - newest / 1e9
+            unchanged = time.monotonic() - since
+            if age >= settle or unchanged >= settle:
+                return fingerprint
+            if time.monotonic() >= give_up:
+                return None
+            wait = min(settle - max(age, 0.0), settle - unchanged)
+            if self._stop.wait(max(0.01, min(wait, settle))):
+                return None
+            again, newest = _fingerprint(path)
+            if again != fingerprint:
+                fingerprint, since = again, time.monotonic()
 
     # ---- watching ---------------------------------------------------------------------
     def start(self) -> None:
@@ -337,6 +417,10 @@ class Registry:
             except Exception:
                 log.exception("scanning %s failed; will retry", self.model_dir)
                 self.initial_scan_done.set()
+            if self._deferred:
+                # A version was still being written: look again soon, even without watching.
+                self._stop.wait(max(self.settings.settle_s, 0.1))
+                continue
             if interval <= 0:
                 return
             self._stop.wait(interval)

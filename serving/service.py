@@ -16,10 +16,11 @@ from fastapi import Depends, Request
 from .batching import Batcher
 from .encoding import check_finite
 from .errors import ApiError, bad_request
+from .limits import Limits, check_inputs
 from .metrics import Metrics
 from .registry import ModelVersion, Registry
 from .settings import Settings
-from .signatures import Limits, Signature
+from .signatures import Signature
 
 log = logging.getLogger("serving")
 
@@ -28,11 +29,7 @@ class Service:
     def __init__(self, settings: Settings, metrics: Metrics | None = None):
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.limits = Limits(
-            max_instances=settings.max_instances,
-            max_sequence_length=settings.max_sequence_length,
-            max_text_chars=settings.max_text_chars,
-        )
+        self.limits: Limits = settings  # the one set of limits (serving/limits.py)
         self.registry = Registry(
             settings, on_change=lambda reg: self.metrics.set_versions(reg._models)
         )
@@ -55,6 +52,7 @@ class Service:
     ) -> dict[str, np.ndarray]:
         """Run ``sig`` on checked ``arrays`` (merged with concurrent calls); finite outputs only."""
         sig.check_input_names(arrays)
+        check_inputs(arrays, self.limits)
         batched = sig.batched_inputs
         sizes = {arrays[n].shape[0] for n in batched}
         if len(sizes) > 1:

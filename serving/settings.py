@@ -44,6 +44,12 @@ class Settings(BaseSettings):
 
     # Model repository.
     poll_interval_s: float = Field(2.0, ge=0.0, description="0 disables watching for new versions")
+    settle_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=60.0,
+        description="a new version loads once its files have been unchanged this long",
+    )
     models: dict[str, VersionPolicy] = Field(
         default_factory=dict,
         description='per-model version policy, e.g. {"stock": {"specific": [1, 2]}}',

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import bad_request
+from .exceptions import InvalidInput as bad_request  # a core error; serving.errors maps it
+from .limits import Limits
 
 # TF dtype name -> (numpy dtype, TF Serving enum name, KServe v2 datatype)
 DTYPES: dict[str, tuple[Any, str, str]] = {
@@ -30,15 +31,6 @@ DTYPES: dict[str, tuple[Any, str, str]] = {
     "string": (object, "DT_STRING", "BYTES"),
 }
 V2_TO_DTYPE = {v2: name for name, (_, _, v2) in DTYPES.items()}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-request limits (from Settings)."""
-
-    max_instances: int = 256
-    max_sequence_length: int = 4096
-    max_text_chars: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -173,7 +165,7 @@ def _nested_strings(value: Any, where: str, limits: Limits) -> Any:
 
 
 def to_array(value: Any, info: TensorInfo, limits: Limits, *, batched: bool) -> np.ndarray:
-    """Convert a JSON value to an array for ``info``; raise a 400 ApiError when it does not fit.
+    """Convert a JSON value to an array for ``info``; raise ``InvalidInput`` when it does not fit.
 
     Args:
         value: the JSON value (nested lists, numbers, strings, ``{"b64": ...}``).

@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from ..auth import require_api_key
 from ..encoding import JSONBody
-from ..errors import ApiError
 from ..schemas import ERROR_RESPONSE
 from ..service import ServiceDep
 
@@ -28,10 +27,7 @@ async def healthz() -> JSONBody:
     "/readyz", summary="Readiness: every model has a warm version", responses={503: ERROR_RESPONSE}
 )
 async def readyz(service: ServiceDep) -> JSONBody:
-    if not service.registry.ready():
-        raise ApiError(
-            503, "Not ready: models are loading or none could be loaded.", {"Retry-After": "1"}
-        )
+    service.registry.check_ready()
     return JSONBody({"status": "ready", "models": service.registry.names()})
 
 

@@ -7,18 +7,24 @@
 
 The forecast uses the model's ``padded`` signature when it has one, so requests of different
 lengths still merge into one batch (right-padded, with their lengths).
+
+Bodies are JSON whatever the ``Content-Type`` says (``curl -d`` works), read after the API
+key is checked (:mod:`serving.routes.body`). Bounded inputs (``k``, ``top_k``,
+``max_tokens``) are checked by ``Service.predict`` with the same limits as ``:predict``.
 """
 
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends
 
 from ..auth import require_api_key
 from ..encoding import JSONBody
-from ..errors import ApiError, bad_request, not_found
+from ..errors import bad_request, not_found
+from ..limits import check_text
 from ..schemas import (
     ERROR_RESPONSES,
     ForecastRequest,
@@ -29,15 +35,23 @@ from ..schemas import (
     NextRequest,
     NextResponse,
 )
-from ..service import Service, ServiceDep
+from ..service import ServiceDep
+from .body import json_body, request_body
 
 router = APIRouter(tags=["Tasks"], dependencies=[Depends(require_api_key)])
 
 STOCK, TEXT = "stock", "text"
 
 
-@router.post("/v1/stock/forecast", response_model=ForecastResponse, responses=ERROR_RESPONSES)
-async def forecast(req: ForecastRequest, service: ServiceDep) -> JSONBody:
+@router.post(
+    "/v1/stock/forecast",
+    response_model=ForecastResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra=request_body(ForecastRequest),
+)
+async def forecast(
+    req: Annotated[ForecastRequest, Depends(json_body(ForecastRequest))], service: ServiceDep
+) -> JSONBody:
     """Forecast the next price(s) from past prices (raw price units, oldest first)."""
     n = len(req.prices)
     if n > service.settings.max_sequence_length:
@@ -66,21 +80,17 @@ async def forecast(req: ForecastRequest, service: ServiceDep) -> JSONBody:
     )
 
 
-def _text_check(service: Service, text: str) -> None:
-    if len(text) > service.settings.max_text_chars:
-        raise bad_request(
-            f"`text` has {len(text)} characters; the limit is {service.settings.max_text_chars}."
-        )
-    if "\x00" in text:
-        raise bad_request("`text` contains a NUL character.")
-
-
-@router.post("/v1/text/next", response_model=NextResponse, responses=ERROR_RESPONSES)
-async def text_next(req: NextRequest, service: ServiceDep) -> JSONBody:
+@router.post(
+    "/v1/text/next",
+    response_model=NextResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra=request_body(NextRequest),
+)
+async def text_next(
+    req: Annotated[NextRequest, Depends(json_body(NextRequest))], service: ServiceDep
+) -> JSONBody:
     """The k most likely next tokens after ``text``, with their probabilities."""
-    _text_check(service, req.text)
-    if req.k > service.settings.max_k:
-        raise bad_request(f"`k` is {req.k}; the limit is {service.settings.max_k}.")
+    check_text(req.text, service.limits)
     mv = service.registry.get(TEXT, req.version)
     sig = mv.signature("next")
     arrays = {"text": np.array([req.text.encode()], dtype=object), "k": np.array(req.k, np.int32)}
@@ -91,19 +101,20 @@ async def text_next(req: NextRequest, service: ServiceDep) -> JSONBody:
     return JSONBody({"model": TEXT, "version": mv.version, "suggestions": suggestions})
 
 
-@router.post("/v1/text/generate", response_model=GenerateResponse, responses=ERROR_RESPONSES)
-async def text_generate(req: GenerateRequest, service: ServiceDep) -> JSONBody:
+@router.post(
+    "/v1/text/generate",
+    response_model=GenerateResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra=request_body(GenerateRequest),
+)
+async def text_generate(
+    req: Annotated[GenerateRequest, Depends(json_body(GenerateRequest))], service: ServiceDep
+) -> JSONBody:
     """Sample a continuation of ``text``. ``seed`` makes it reproducible; ``temperature`` 0 is greedy.
 
     The response echoes the prompt as ``text`` and the new part as ``continuation``.
     """
-    _text_check(service, req.text)
-    if req.max_tokens > service.settings.max_generate_tokens:
-        raise bad_request(
-            f"`max_tokens` is {req.max_tokens}; the limit is {service.settings.max_generate_tokens}."
-        )
-    if req.top_k > service.settings.max_k:
-        raise bad_request(f"`top_k` is {req.top_k}; the limit is {service.settings.max_k}.")
+    check_text(req.text, service.limits)
     mv = service.registry.get(TEXT, req.version)
     sig = mv.signature("generate")
     seed = req.seed if req.seed is not None else secrets.randbelow(2**31 - 1)
@@ -154,5 +165,5 @@ async def stock_sample(service: ServiceDep) -> JSONBody:
     mv = service.registry.get(STOCK)
     sample = (mv.card or {}).get("sample")
     if not sample:
-        raise ApiError(404, f"The stock model version {mv.version} has no sample in its card.")
+        raise not_found(f"The stock model version {mv.version} has no sample in its card.")
     return JSONBody(sample)

@@ -6,6 +6,11 @@
   (``{"instances": [...]}`` -> ``{"predictions": [...]}``) or the columnar format
   (``{"inputs": ...}`` -> ``{"outputs": ...}``), and ``signature_name``.
 
+TF Serving's ``:classify`` and ``:regress`` (for ``tensorflow/serving/classify`` and
+``regress`` signatures, which these models do not export) and its ``/labels/{label}`` paths
+(version labels, which this repository does not have) answer 501 with
+``{"error": "... is not supported by this server; use :predict"}``.
+
 Starlette path parameters match ``[^/]+``, so ``/v1/models/{name}:predict`` works as a
 template: the regex backtracks over the literal ``:predict``. A GET on ``stock:predict``
 falls through to ``/v1/models/{name}`` and answers 404 for the unknown model
@@ -17,16 +22,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import orjson
 from fastapi import APIRouter, Depends, Request
 
 from ..auth import require_api_key
 from ..encoding import JSONBody, jsonable
 from ..errors import bad_request
+from ..exceptions import Unsupported
 from ..registry import ModelVersion
 from ..schemas import ERROR_RESPONSES
 from ..service import Service, ServiceDep
 from ..signatures import Signature, to_array
+from .body import parse_json
 
 router = APIRouter(tags=["TensorFlow Serving REST API"], dependencies=[Depends(require_api_key)])
 
@@ -64,16 +70,6 @@ def _status(mv: ModelVersion) -> dict[str, Any]:
     }
 
 
-def _version_of(service: Service, name: str, version: int) -> ModelVersion:
-    versions = service.registry.versions(name)
-    mv = versions.get(version)
-    if mv is None:
-        from ..errors import not_found
-
-        raise not_found(f"Model `{name}` has no version {version} (known: {sorted(versions)}).")
-    return mv
-
-
 @router.get("/v1/models/{name}", responses=ERROR_RESPONSES, summary="Model status (all versions)")
 async def model_status(name: str, service: ServiceDep) -> JSONBody:
     versions = service.registry.versions(name)
@@ -88,7 +84,7 @@ async def model_status(name: str, service: ServiceDep) -> JSONBody:
     summary="Model status (one version)",
 )
 async def version_status(name: str, version: int, service: ServiceDep) -> JSONBody:
-    return JSONBody({"model_version_status": [_status(_version_of(service, name, version))]})
+    return JSONBody({"model_version_status": [_status(service.registry.version(name, version))]})
 
 
 def _metadata(mv: ModelVersion) -> dict[str, Any]:
@@ -136,15 +132,6 @@ async def predict_version(
     name: str, version: int, request: Request, service: ServiceDep
 ) -> JSONBody:
     return await _predict(service, name, version, await request.body())
-
-
-def parse_json(body: bytes) -> Any:
-    if not body:
-        raise bad_request("The request body is empty; send a JSON object.")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as err:
-        raise bad_request(f"The request body is not valid JSON: {err}.") from None
 
 
 def _is_named(value: Any) -> bool:
@@ -238,3 +225,26 @@ def _rows_out(outputs: dict[str, np.ndarray]) -> list[Any]:
     return [
         {k: (cols[k][i] if np.ndim(outputs[k]) else cols[k]) for k in outputs} for i in range(rows)
     ]
+
+
+# ---- TF Serving features this server does not have: 501 with what to use instead -------------
+# Not in the OpenAPI schema: they exist only to tell a TF Serving client what to do instead.
+
+
+@router.post("/v1/models/{name}:classify", include_in_schema=False)
+@router.post("/v1/models/{name}:regress", include_in_schema=False)
+@router.post("/v1/models/{name}/versions/{version}:classify", include_in_schema=False)
+@router.post("/v1/models/{name}/versions/{version}:regress", include_in_schema=False)
+async def classify_or_regress(request: Request) -> JSONBody:
+    method = request.url.path.rsplit(":", 1)[-1]
+    raise Unsupported(f"TF Serving's `:{method}` API is not supported by this server; use :predict")
+
+
+@router.post("/v1/models/{name}/labels/{label}:{method}", include_in_schema=False)
+@router.get("/v1/models/{name}/labels/{label}", include_in_schema=False)
+@router.get("/v1/models/{name}/labels/{label}/metadata", include_in_schema=False)
+async def version_label(name: str) -> JSONBody:
+    raise Unsupported(
+        "TF Serving's version label API (`/labels/{label}`) is not supported by this server; use "
+        f"/v1/models/{name}/versions/<version>:predict (or /v1/models/{name}:predict)"
+    )

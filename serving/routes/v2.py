@@ -23,11 +23,13 @@ from starlette.responses import Response
 
 from ..auth import require_api_key
 from ..encoding import JSONBody, dumps, jsonable
-from ..errors import ApiError, bad_request
+from ..errors import bad_request
+from ..exceptions import Unsupported
 from ..registry import ModelVersion
 from ..schemas import ERROR_RESPONSE, ERROR_RESPONSES
 from ..service import Service, ServiceDep
 from ..signatures import DTYPES, V2_TO_DTYPE, Signature, TensorInfo, to_array
+from .body import parse_json
 
 health = APIRouter(tags=["Open Inference Protocol v2"])
 router = APIRouter(tags=["Open Inference Protocol v2"], dependencies=[Depends(require_api_key)])
@@ -97,10 +99,7 @@ async def live() -> JSONBody:
     responses={503: ERROR_RESPONSE},
 )
 async def ready(service: ServiceDep) -> JSONBody:
-    if not service.registry.ready():
-        raise ApiError(
-            503, "Not ready: models are loading or none could be loaded.", {"Retry-After": "1"}
-        )
+    service.registry.check_ready()
     return JSONBody({"ready": True})
 
 
@@ -144,18 +143,7 @@ async def version_metadata(name: str, version: int, service: ServiceDep) -> JSON
 
 
 def _ready(service: Service, name: str, version: int | None) -> JSONBody:
-    versions = service.registry.versions(name)
-    if version is not None:
-        mv = versions.get(version)
-        if mv is None:
-            raise ApiError(404, f"Model `{name}` has no version {version}.")
-        ok = mv.ready
-    else:
-        ok = any(m.ready for m in versions.values())
-    if not ok:
-        raise ApiError(
-            400, f"Model `{name}`{'' if version is None else f' version {version}'} is not ready."
-        )
+    service.registry.get(name, version)  # the one lookup: raises when nothing is ready
     return JSONBody({"name": name, "ready": True})
 
 
@@ -390,3 +378,69 @@ def _encode_binary(arr: np.ndarray, datatype: str) -> bytes:
         return b"".join(parts)
     name = V2_TO_DTYPE[datatype]
     return np.ascontiguousarray(arr, dtype=np.dtype(DTYPES[name][0]).newbyteorder("<")).tobytes()
+
+
+# ---- Model repository extension ---------------------------------------------------------------
+# The index lists every version the repository knows, in Triton's states. Load and unload are
+# not offered: the repository is watched, and the version policy decides what is served.
+
+_REPOSITORY_STATE = {
+    "AVAILABLE": "READY",
+    "START": "LOADING",
+    "LOADING": "LOADING",
+    "UNLOADING": "UNLOADING",
+    "FAILED": "UNAVAILABLE",
+    "END": "UNAVAILABLE",
+}
+
+
+@router.post(
+    "/v2/repository/index",
+    responses=ERROR_RESPONSES,
+    summary="Model repository index (every version and its state)",
+)
+async def repository_index(request: Request, service: ServiceDep) -> JSONBody:
+    """Triton's index: ``[{"name", "version", "state", "reason"}]``; body ``{"ready": true}``
+    (optional) keeps only the versions ready to serve."""
+    body = await request.body()
+    options = parse_json(body) if body.strip() else {}
+    if not isinstance(options, dict) or not isinstance(options.get("ready", False), bool):
+        raise bad_request('The index request is an optional object `{"ready": true|false}`.')
+    only_ready = options.get("ready", False)
+    entries = []
+    for name in service.registry.names():
+        for version, mv in sorted(service.registry.versions(name).items()):
+            if only_ready and not mv.ready:
+                continue
+            entry = {
+                "name": name,
+                "version": str(version),
+                "state": _REPOSITORY_STATE.get(mv.state, "UNAVAILABLE"),
+            }
+            if mv.error:
+                entry["reason"] = mv.error
+            entries.append(entry)
+    return JSONBody(entries)
+
+
+_NO_LOAD = (
+    "Loading and unloading models through the API is not supported by this server (as in "
+    "Triton's poll mode): the model directory is watched; add or remove version directories, "
+    "or POST /v1/admin/reload to scan now"
+)
+
+
+@router.post(
+    "/v2/repository/models/{name}/load",
+    include_in_schema=False,
+)
+async def repository_load(name: str) -> JSONBody:
+    raise Unsupported(_NO_LOAD)
+
+
+@router.post(
+    "/v2/repository/models/{name}/unload",
+    include_in_schema=False,
+)
+async def repository_unload(name: str) -> JSONBody:
+    raise Unsupported(_NO_LOAD)

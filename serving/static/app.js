@@ -12,8 +12,10 @@
  *   js/chart.js   the SVG price chart
  *   js/stock.js   bundled or pasted prices, forecast
  *   js/models.js  the models panel
+ *   js/auth.js    the API key form (only when the service asks for a key)
  */
 
+import { initAuth } from "./js/auth.js";
 import { loadCard } from "./js/cards.js";
 import { $ } from "./js/dom.js";
 import { refreshModels } from "./js/models.js";
@@ -29,6 +31,8 @@ async function refreshAll() {
   await refreshModels(refreshAll);
 }
 
+// A key was entered or forgotten: start over, so every panel loads with (or without) it.
+initAuth(() => window.location.reload());
 initText();
 initStock();
 $("models-refresh").addEventListener("click", refreshAll);

@@ -4,7 +4,8 @@
   written to a temporary model directory (``stock`` 1, a broken ``stock`` 2 and ``text`` 1),
   served by a real ``uvicorn`` process running
   ``serving.app:app`` on 127.0.0.1 at a free port. One per session: starting it (importing
-  TensorFlow, loading both models) is the expensive part.
+  TensorFlow, loading both models) is the expensive part. ``launch_service(root, **env)``
+  starts one with more ``SERVING_*`` settings (``test_api_key.py``: an API key).
 * ``browser``: Debian's system ``chromium`` driven by Playwright's Python client. Nothing is
   downloaded; without a chromium binary every test here is skipped with the reason.
 * ``page``: a fresh browser context per test that refuses every request not addressed to the
@@ -16,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -92,14 +94,20 @@ class Service:
     model_dir: Path
     log: Path
     process: subprocess.Popen = field(repr=False)
+    api_key: str | None = field(default=None, repr=False)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def get(self, path: str) -> tuple[int, dict]:
-        return self._call(urllib.request.Request(self.url + path))
+        return self._call(urllib.request.Request(self.url + path, headers=self._headers()))
 
     def post(self, path: str, body: dict) -> tuple[int, dict]:
         data = json.dumps(body).encode()
         req = urllib.request.Request(
-            self.url + path, data=data, headers={"Content-Type": "application/json"}
+            self.url + path,
+            data=data,
+            headers={"Content-Type": "application/json", **self._headers()},
         )
         return self._call(req)
 
@@ -159,17 +167,16 @@ def _wait_until_ready(service: Service) -> None:
     )
 
 
-# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
-# while it is open, and tests collected after these ones call asyncio.run().
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+@contextlib.contextmanager
+def launch_service(root: Path, **extra_env: str) -> Iterator[Service]:
+    """``uvicorn serving.app:app`` on a free port serving a fresh model directory under
+    ``root`` (stock 1, a broken stock 2, text 1); ``extra_env``: more ``SERVING_*`` settings."""
     from tests.fixtures.savedmodels import (
         write_broken_version,
         write_stock_model,
         write_text_model,
     )
 
-    root = tmp_path_factory.mktemp("web")
     model_dir = root / "models"
     # A newer stock version that cannot load: the models panel must show it FAILED, with its
     # error, while version 1 keeps serving.
@@ -185,6 +192,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         "SERVING_POLL_INTERVAL_S": "0.2",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONUNBUFFERED": "1",
+        **extra_env,
     }
     cmd = [
         sys.executable,
@@ -200,7 +208,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     ]
     with open(log, "wb") as out:
         process = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    service = Service(f"http://127.0.0.1:{port}", model_dir, log, process)
+    service = Service(
+        f"http://127.0.0.1:{port}", model_dir, log, process, extra_env.get("SERVING_API_KEY")
+    )
     try:
         write_stock_model(model_dir, 1)
         write_text_model(model_dir, 1)
@@ -213,6 +223,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and tests collected after these ones call asyncio.run().
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with launch_service(tmp_path_factory.mktemp("web")) as service:
+        yield service
 
 
 # --------------------------------------------------------------------------------------------

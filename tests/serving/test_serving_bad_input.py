@@ -22,12 +22,12 @@ def _check(r, status: int, *needles: str) -> None:
 
 RAW_FORECAST = [
     (b"not json", 400, "not valid json"),
-    (b"", 422, ""),
+    (b"", 400, "empty"),  # as on :predict and /v2 (one body parser)
     (b"[1, 2]", 422, "object"),
     (b'{"prices": "1,2,3"}', 422, "prices"),
     (b'{"prices": []}', 422, "at least 1"),
-    (b'{"prices": [NaN]}', 422, "finite"),
-    (b'{"prices": [Infinity, 1]}', 422, "finite"),
+    (b'{"prices": [NaN]}', 400, "finite"),  # not JSON: 400 as on :predict
+    (b'{"prices": [Infinity, 1]}', 400, "finite"),
     (b'{"prices": [1e39]}', 422, "prices"),
     (b'{"prices": ["1.5"]}', 422, "number"),
     (b'{"prices": [true]}', 422, "number"),

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from serving.exceptions import VersionNotFound, VersionNotReady
 from serving.registry import ModelVersion, Registry, load_version
 from serving.settings import Settings
 from tests.fixtures.savedmodels import write_broken_version, write_stock_model
@@ -103,9 +104,8 @@ def test_only_broken_model_is_not_ready(tmp_path):
     reg = Registry(Settings(model_dir=tmp_path))
     reg.scan()
     assert states(reg) == {1: "FAILED"} and not reg.ready()
-    with pytest.raises(Exception) as err:
+    with pytest.raises(VersionNotReady):
         reg.get("stock")
-    assert err.value.status == 503
 
 
 def test_pinned_and_several_versions(tmp_path, stock_versions):
@@ -117,9 +117,8 @@ def test_pinned_and_several_versions(tmp_path, stock_versions):
     assert states(reg) == {1: "AVAILABLE", 2: "AVAILABLE"}
     assert reg.get("stock").version == 2
     assert forecast(reg.get("stock", 1)) == pytest.approx(101.0)
-    with pytest.raises(Exception) as err:
+    with pytest.raises(VersionNotFound):
         reg.get("stock", 3)
-    assert err.value.status == 404
     latest2 = Registry(Settings(model_dir=tmp_path, models={"stock": {"latest": 2}}))
     latest2.scan()
     assert states(latest2) == {2: "AVAILABLE", 3: "AVAILABLE"}

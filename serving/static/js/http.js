@@ -4,7 +4,38 @@
  * Paths are relative to the page, so the service can sit behind a path prefix. A failed call
  * rejects with an ApiError whose message is the contract's `{"error": "..."}` when there is
  * one, and a sentence otherwise (unreachable service, a proxy's HTML error page).
+ *
+ * API key: when the service runs with SERVING_API_KEY, every call carries the key the user
+ * typed (`Authorization: Bearer <key>`). The key lives in sessionStorage only (this tab,
+ * gone when it closes); a 401 calls the handler set with onAuthNeeded (js/auth.js asks for it).
  */
+
+const KEY_STORAGE = "keras-rnn.api-key";
+let authNeeded = () => {};
+
+/** The API key of this browser tab ("" when none was given). */
+export function apiKey() {
+  try {
+    return sessionStorage.getItem(KEY_STORAGE) || "";
+  } catch {
+    return ""; // storage disabled: no key is kept
+  }
+}
+
+/** Keep `key` for this tab only ("" forgets it). */
+export function setApiKey(key) {
+  try {
+    if (key) sessionStorage.setItem(KEY_STORAGE, key);
+    else sessionStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // storage disabled: the key cannot be kept
+  }
+}
+
+/** `handler(message, hadKey)` runs on every 401 answer. */
+export function onAuthNeeded(handler) {
+  authNeeded = handler;
+}
 
 /** The task endpoints of docs/architecture.md ("The service's task endpoints"). */
 export const ENDPOINTS = {
@@ -50,6 +81,8 @@ function errorMessage(data, response) {
 export async function api(path, { body, signal } = {}) {
   const init = { method: body === undefined ? "GET" : "POST", signal,
     headers: { Accept: "application/json" } };
+  const key = apiKey();
+  if (key) init.headers.Authorization = `Bearer ${key}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -68,7 +101,11 @@ export async function api(path, { body, signal } = {}) {
   } catch {
     data = null;
   }
-  if (!response.ok) throw new ApiError(errorMessage(data, response), response.status);
+  if (!response.ok) {
+    const message = errorMessage(data, response);
+    if (response.status === 401) authNeeded(message, Boolean(key));
+    throw new ApiError(message, response.status);
+  }
   if (data === null) {
     throw new ApiError(`${path} answered ${response.status} without a JSON body.`,
       response.status);
