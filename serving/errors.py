@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .batch_errors import Overloaded, RowRejected
 from .encoding import JSONBody
 
 log = logging.getLogger("serving")
@@ -57,6 +58,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONBody:
         return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(Overloaded)
+    async def _overloaded(_: Request, exc: Overloaded) -> JSONBody:
+        return error_response(503, exc.message, {"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(RowRejected)
+    async def _rejected(_: Request, exc: RowRejected) -> JSONBody:
+        return error_response(400, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONBody:

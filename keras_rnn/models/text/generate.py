@@ -25,9 +25,11 @@ Defined edge results:
 * ``k`` is clipped to ``[0, known tokens]``; ``max_tokens`` to ``[0, max_generate_tokens]``;
   ``temperature <= 0`` means greedy (argmax); ``top_k <= 0`` means no top-k filter.
 
-Sampling: ``logits / temperature``, optionally keep the ``top_k`` largest, then draw with
-``tf.random.stateless_categorical`` seeded by ``(seed, step)``: the same seed gives the same
-continuation on any machine and in any process.
+Sampling: ``logits / temperature``, optionally keep the ``top_k`` largest, then draw each row
+with ``tf.random.stateless_categorical`` seeded by ``(seed[row], step)``. Seeds are per row,
+so a row's continuation depends only on its own prefix and seed: the same seed gives the same
+continuation alone or merged into a batch with other requests, on any machine and in any
+process. (A scalar ``seed`` is broadcast to every row.)
 """
 
 from __future__ import annotations
@@ -164,18 +166,19 @@ class StepDecoder:
         seed: tf.Tensor | int = 0,
     ) -> dict[str, tf.Tensor]:
         """Sample a continuation of each prefix; ``continuation`` ``[batch]`` is the text to
-        append (word level: it starts with a space unless the prefix is empty)."""
+        append (word level: it starts with a space unless the prefix is empty). ``seed`` is
+        ``[batch]`` (one per row) or a scalar for every row."""
         text = tf.convert_to_tensor(text, tf.string)
         h, states, empty = self.condition(text)
         batch = tf.shape(h)[0]
         n = tf.clip_by_value(tf.cast(max_tokens, tf.int32), 0, self.max_generate_tokens)
         temperature = tf.cast(temperature, tf.float32)
         top_k = tf.clip_by_value(tf.cast(top_k, tf.int32), 0, self.num_known)
-        seed = tf.cast(seed, tf.int32)
+        seed = tf.broadcast_to(tf.cast(seed, tf.int32), [batch])
 
         def body(t, h, ids, *states):
             logits = self.logits(h, tf.logical_and(empty, t == 0))
-            sampled = self._sample(logits, temperature, top_k, tf.stack([seed, t]))
+            sampled = self._sample(logits, temperature, top_k, seed, t)
             h, new_states = self.step(sampled, list(states))
             return (t + 1, h, tf.concat([ids, sampled[:, None]], axis=1), *new_states)
 
@@ -198,9 +201,14 @@ class StepDecoder:
 
     @staticmethod
     def _sample(
-        logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, seed: tf.Tensor
+        logits: tf.Tensor,
+        temperature: tf.Tensor,
+        top_k: tf.Tensor,
+        seed: tf.Tensor,
+        step: tf.Tensor,
     ) -> tf.Tensor:
-        """One id per row: greedy when ``temperature <= 0``, else a top-k-filtered draw."""
+        """One id per row: greedy when ``temperature <= 0``, else a top-k-filtered draw of
+        row ``i`` seeded by ``(seed[i], step)``."""
 
         def greedy():
             return tf.argmax(logits, axis=-1, output_type=tf.int32)
@@ -213,6 +221,14 @@ class StepDecoder:
                 return tf.where(scaled < kth, tf.fill(tf.shape(scaled), -float("inf")), scaled)
 
             scaled = tf.cond(top_k > 0, filtered, lambda: scaled)
-            return tf.cast(tf.random.stateless_categorical(scaled, 1, seed=seed)[:, 0], tf.int32)
+            # Row by row: one stateless draw per row with its own seed (a batched draw under
+            # one seed would make a row's sample depend on its position in the batch).
+            return tf.map_fn(
+                lambda args: tf.random.stateless_categorical(
+                    args[0][None], 1, seed=tf.stack([args[1], step]), dtype=tf.int32
+                )[0, 0],
+                (scaled, seed),
+                fn_output_signature=tf.int32,
+            )
 
         return tf.cond(temperature > 0.0, draw, greedy)
