@@ -26,8 +26,8 @@ Defined edge results:
   ``temperature <= 0`` means greedy (argmax); ``top_k <= 0`` means no top-k filter.
 
 Sampling: ``logits / temperature``, optionally keep the ``top_k`` largest, then draw each row
-with ``tf.random.stateless_categorical`` seeded by ``(seed[row], step)``. Seeds are per row,
-so a row's continuation depends only on its own prefix and seed: the same seed gives the same
+with :func:`categorical_per_row` keyed by ``(seed[row], step)``. Seeds are per row, so a row's
+continuation depends only on its own prefix and seed: the same seed gives the same
 continuation alone or merged into a batch with other requests, on any machine and in any
 process. (A scalar ``seed`` is broadcast to every row.)
 """
@@ -39,6 +39,40 @@ import numpy as np
 import tensorflow as tf
 
 from keras_rnn.data.text import Tokenizer, join_tokens
+
+
+def _mix32(x: tf.Tensor) -> tf.Tensor:
+    """A 32-bit integer finaliser (``lowbias32``): every input bit flips each output bit with
+    probability close to 1/2. ``uint32`` arithmetic wraps, so it is exact on every platform."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+    x = x * tf.constant(0x7FEB352D, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, tf.uint32)))
+    x = x * tf.constant(0x846CA68B, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+
+
+def categorical_per_row(logits: tf.Tensor, seed: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
+    """One id per row of ``logits`` ``[batch, V]``, drawn from ``softmax(logits[i])`` with
+    randomness keyed by ``(seed[i], step)`` only (``seed``: int ``[batch]``).
+
+    Gumbel-max: ``argmax_v(logits[i, v] + g[i, v])`` with ``g = -log(-log(u))`` is an exact
+    draw from the softmax when ``u`` is uniform on (0, 1). Here ``u[i, v]`` is a counter-based
+    hash of ``(seed[i], step, v)`` (24 bits), so a row's draw never depends on the other rows
+    of the batch (``tf.random.stateless_categorical`` takes one seed per call: rows merged
+    under one seed would draw differently than alone), and it is vectorised over the batch.
+    ``-inf`` logits (filtered tokens) are never drawn.
+    """
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    seed = tf.bitcast(tf.cast(seed, tf.int32), tf.uint32)
+    step = tf.bitcast(tf.cast(step, tf.int32), tf.uint32)
+    key = _mix32(_mix32(seed ^ tf.constant(0x9E3779B9, tf.uint32)) ^ step)  # [batch]
+    ids = tf.range(tf.shape(logits, out_type=tf.int32)[1])
+    ids = tf.bitcast(ids, tf.uint32) * tf.constant(0x85EBCA6B, tf.uint32)
+    bits = _mix32(key[:, None] ^ ids[None, :])  # [batch, V]
+    u = (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) * (
+        1.0 / (1 << 24)
+    )
+    return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
 
 
 class StepDecoder:
@@ -221,14 +255,6 @@ class StepDecoder:
                 return tf.where(scaled < kth, tf.fill(tf.shape(scaled), -float("inf")), scaled)
 
             scaled = tf.cond(top_k > 0, filtered, lambda: scaled)
-            # Row by row: one stateless draw per row with its own seed (a batched draw under
-            # one seed would make a row's sample depend on its position in the batch).
-            return tf.map_fn(
-                lambda args: tf.random.stateless_categorical(
-                    args[0][None], 1, seed=tf.stack([args[1], step]), dtype=tf.int32
-                )[0, 0],
-                (scaled, seed),
-                fn_output_signature=tf.int32,
-            )
+            return categorical_per_row(scaled, seed, step)
 
         return tf.cond(temperature > 0.0, draw, greedy)
