@@ -13,12 +13,16 @@ batch is split in halves and each half retried (bisection), so only the requests
 rows fail get an error; a batch of ``n`` requests with one bad request costs at most
 ``2 log2 n + 1`` calls.
 
-Backpressure by expected wait. Each request carries ``units`` of work (rows, times the steps
-of a generation), and each (model, signature) learns its cost per unit, an exponentially
-weighted mean of ``call seconds / units`` over its merged calls. The expected wait of a new
-request is the estimated work already admitted divided by ``num_batch_threads``. The deadline
-bounds the wait before a request's call starts (not the call itself: a long generation on an
-idle server is never refused). A request is refused at once with
+Backpressure by expected wait. Calls are timed per (model, signature, ``steps``), where
+``steps`` is the work per row (``1 + max_tokens`` for a generation: a 100-token generation
+costs far more than one forecast row), and each such class learns an affine cost
+``seconds = a + b * rows`` of one call (least squares over exponentially weighted moments:
+``a`` is the per-call overhead that merging amortises, ``b`` the per-row work). The expected
+wait of a new request is the time to run everything already admitted, on
+``num_batch_threads`` threads, with the queued rows cut into full batches:
+``sum over queues of (ceil(rows / max_batch_size) * a + b * rows) / num_batch_threads``.
+The deadline bounds the wait before a request's call starts (not the call itself: a long
+generation on an idle server is never refused). A request is refused at once with
 :class:`~.batch_errors.Overloaded` (503 + ``Retry-After``) when
 
 * its expected wait exceeds ``request_deadline_s``, or
@@ -52,22 +56,67 @@ class _Item:
     rows: int
     future: asyncio.Future
     deadline: float  # perf_counter time after which a still-queued item is refused
-    cost_s: float  # estimated seconds of work, counted in the expected wait until released
+    load: _Load  # the queue it is counted in until released
     enqueued: float = field(default_factory=time.perf_counter)
     taken: bool = False  # running (or about to): it will be answered, deadline or not
     released: bool = False  # its rows and cost are no longer counted
 
 
+class _Cost:
+    """One call's cost ``seconds = a + b * rows`` for one (labels, steps) class, fitted online.
+
+    Exponentially weighted moments of (rows, seconds) give the least-squares line; when the
+    calls seen so far all had about the same size the split is unknown and half the mean is
+    taken as overhead, half as per-row work.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mx = self.my = self.mxx = self.mxy = 0.0
+
+    def update(self, rows: int, seconds: float) -> None:
+        self.n += 1
+        w = max(_EWMA, 1.0 / self.n)
+        x = float(rows)
+        self.mx += w * (x - self.mx)
+        self.my += w * (seconds - self.my)
+        self.mxx += w * (x * x - self.mxx)
+        self.mxy += w * (x * seconds - self.mxy)
+
+    def seconds(self, calls: float, rows: float) -> float:
+        if self.n == 0:
+            return 0.0  # nothing measured yet: the deadline check at the queue is the guard
+        var = self.mxx - self.mx * self.mx
+        if var > 0.01 * self.mx * self.mx:
+            b = max(0.0, (self.mxy - self.mx * self.my) / var)
+            a = max(0.0, self.my - b * self.mx)
+        else:
+            a, b = self.my / 2, self.my / (2 * max(self.mx, 1.0))
+        return calls * a + rows * b
+
+
+@dataclass(eq=False)
+class _Load:
+    """Admitted, unfinished requests of one queue (a lane, or unmerged calls of one class)."""
+
+    cost: _Cost
+    merged: bool
+    rows: int = 0
+    items: int = 0
+
+    def seconds(self, max_batch_size: int) -> float:
+        calls = -(-self.rows // max_batch_size) if self.merged else self.items
+        return self.cost.seconds(calls, self.rows)
+
+
 class _Lane:
     """The queue and cutting loop for one batch key."""
 
-    def __init__(
-        self, fn: Callable, batched: list[str], labels: tuple[str, str], units_per_row: float
-    ):
+    def __init__(self, fn: Callable, batched: list[str], labels: tuple[str, str], load: _Load):
         self.fn = fn
         self.batched = batched
         self.labels = labels
-        self.units_per_row = units_per_row
+        self.load = load
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()
         self.task: asyncio.Task | None = None
 
@@ -92,8 +141,8 @@ class Batcher:
         self._slots = asyncio.Semaphore(self.threads)
         self._lanes: dict[tuple, _Lane] = {}
         self._queued_rows = 0
-        self._pending_s = 0.0  # estimated seconds of admitted, unfinished work
-        self._unit_cost: dict[tuple[str, str], float] = {}  # seconds per unit, per labels
+        self._costs: dict[tuple, _Cost] = {}  # per (labels, steps); bounded, see _cost()
+        self._unmerged: dict[tuple, _Load] = {}  # per (labels, steps): calls run alone
         self._observe = observe
         self._on_queued = on_queued
         self._closed = False
@@ -105,7 +154,17 @@ class Batcher:
 
     def expected_wait_s(self) -> float:
         """Seconds a request admitted now is expected to wait before its call starts."""
-        return max(0.0, self._pending_s) / self.threads
+        loads = [lane.load for lane in self._lanes.values()] + list(self._unmerged.values())
+        return sum(ld.seconds(self.max_batch_size) for ld in loads) / self.threads
+
+    def _cost(self, labels: tuple[str, str], steps: int) -> _Cost:
+        key = (labels, steps)
+        cost = self._costs.get(key)
+        if cost is None:
+            if len(self._costs) >= 1024:  # many distinct max_tokens: forget the oldest
+                self._costs.pop(next(iter(self._costs)))
+            cost = self._costs[key] = _Cost()
+        return cost
 
     def _add_queued(self, rows: int) -> None:
         self._queued_rows += rows
@@ -115,7 +174,8 @@ class Batcher:
     def _release(self, item: _Item) -> None:
         if not item.released:
             item.released = True
-            self._pending_s -= item.cost_s
+            item.load.rows -= item.rows
+            item.load.items -= 1
             self._add_queued(-item.rows)
 
     def _overloaded(self, why: str, wait_s: float = 0.0) -> Overloaded:
@@ -132,7 +192,7 @@ class Batcher:
         inputs: dict[str, np.ndarray],
         batched: list[str],
         labels: tuple[str, str] = ("", ""),
-        units: float | None = None,
+        steps: int = 1,
     ) -> dict[str, np.ndarray]:
         """Run ``fn(inputs)`` merged with concurrent calls of the same key.
 
@@ -143,9 +203,9 @@ class Batcher:
             inputs: this request's arrays.
             batched: names of the inputs whose axis 0 is the batch (the rest are scalars,
                 equal across the batch because they are part of ``key``).
-            labels: (model, signature) for metrics and for the per-unit cost estimate.
-            units: this request's work in the labels' units (default: its rows); e.g.
-                ``rows * (1 + max_tokens)`` for a generation.
+            labels: (model, signature) for metrics and the cost estimate.
+            steps: work per row, for the cost estimate (``1 + max_tokens`` for a
+                generation); calls of each (labels, steps) are timed separately.
 
         Raises:
             Overloaded: the request cannot start within ``request_deadline_s`` (or the
@@ -154,24 +214,34 @@ class Batcher:
         if self._closed:
             raise Overloaded("The server is shutting down.", self.retry_after_s)
         rows = int(inputs[batched[0]].shape[0]) if batched else 1
-        units = float(rows if units is None else units)
         if self._queued_rows + rows > self.max_queued_rows:
             raise self._overloaded(
                 f"{self._queued_rows} rows queued", self.expected_wait_s() + self.deadline_s
             )
-        cost_s = units * self._unit_cost.get(labels, 0.0)
         wait_s = self.expected_wait_s()
         if wait_s > self.deadline_s:
             raise self._overloaded(
                 f"expected wait {wait_s:.1f} s, past the {self.deadline_s:g} s deadline", wait_s
             )
         loop = asyncio.get_running_loop()
+        cost = self._cost(labels, steps)
+        merged = bool(batched) and self.max_batch_size > 1
+        lane = self._lanes.get(key) if merged else None
+        if merged and (lane is None or lane.task is None or lane.task.done()):
+            lane = _Lane(fn, batched, labels, _Load(cost, merged=True))
+            lane.task = loop.create_task(self._cut(key, lane))
+            self._lanes[key] = lane
+        if lane is not None:
+            load = lane.load
+        else:
+            load = self._unmerged.setdefault((labels, steps), _Load(cost, merged=False))
         item = _Item(
-            inputs, rows, loop.create_future(), time.perf_counter() + self.deadline_s, cost_s
+            inputs, rows, loop.create_future(), time.perf_counter() + self.deadline_s, load
         )
-        self._pending_s += cost_s
+        load.rows += rows
+        load.items += 1
         self._add_queued(rows)
-        if not batched or self.max_batch_size <= 1:
+        if lane is None:
             # Nothing to merge on: run alone, still off the loop and within the thread budget.
             try:
                 try:
@@ -179,17 +249,12 @@ class Batcher:
                 except asyncio.TimeoutError:
                     raise self._overloaded("no inference thread free before the deadline") from None
                 try:
-                    out = await self._call(fn, inputs, labels, rows, units)
+                    out = await self._call(fn, inputs, labels, rows, cost)
                 finally:
                     self._slots.release()
                 return out
             finally:
                 self._release(item)
-        lane = self._lanes.get(key)
-        if lane is None or lane.task is None or lane.task.done():
-            lane = _Lane(fn, batched, labels, units / rows)
-            lane.task = loop.create_task(self._cut(key, lane))
-            self._lanes[key] = lane
         lane.queue.put_nowait(item)
         try:
             return await asyncio.wait_for(asyncio.shield(item.future), self.deadline_s)
@@ -206,7 +271,7 @@ class Batcher:
             raise
 
     async def _call(
-        self, fn: Callable, inputs: dict, labels: tuple[str, str], rows: int, units: float
+        self, fn: Callable, inputs: dict, labels: tuple[str, str], rows: int, cost: _Cost
     ) -> dict:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
@@ -217,12 +282,8 @@ class Batcher:
             return out
         finally:
             seconds = time.perf_counter() - started
-            if ok and units > 0:
-                per_unit = seconds / units
-                old = self._unit_cost.get(labels)
-                self._unit_cost[labels] = (
-                    per_unit if old is None else (1 - _EWMA) * old + _EWMA * per_unit
-                )
+            if ok:
+                cost.update(rows, seconds)
             if self._observe is not None:
                 self._observe(labels[0], labels[1], rows, seconds)
 
@@ -323,9 +384,7 @@ class Batcher:
                 for k, v in group[0].inputs.items()
             }
         try:
-            outputs = await self._call(
-                lane.fn, merged, lane.labels, rows, rows * lane.units_per_row
-            )
+            outputs = await self._call(lane.fn, merged, lane.labels, rows, lane.load.cost)
         except Exception as err:
             if len(group) == 1:
                 if not group[0].future.done():

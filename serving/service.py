@@ -79,7 +79,7 @@ class Service:
         assert self.batcher is not None, "the service has not been started"
         try:
             outputs = await self.batcher.run(
-                key, _Call(sig), arrays, batched, (mv.name, sig.name), _units(sig, arrays)
+                key, _Call(sig), arrays, batched, (mv.name, sig.name), _steps(arrays)
             )
         except BatchError:
             raise
@@ -135,19 +135,13 @@ def _scalar_seed(sig: Signature) -> bool:
     return info is not None and info.shape == ()
 
 
-def _units(sig: Signature, arrays: dict[str, np.ndarray]) -> float:
-    """The request's work for the batcher's wait estimate: rows, times ``1 + max_tokens`` for
-    a signature that generates (one model step per token)."""
-    batched = sig.batched_inputs
-    rows = int(arrays[batched[0]].shape[0]) if batched else 1
+def _steps(arrays: dict[str, np.ndarray]) -> int:
+    """Work per row for the batcher's wait estimate: ``1 + max_tokens`` for a signature that
+    generates (one model step per token), else 1."""
     steps = arrays.get("max_tokens")
-    if (
-        steps is not None
-        and np.ndim(steps) == 0
-        and np.issubdtype(np.asarray(steps).dtype, np.integer)
-    ):
-        return rows * (1.0 + max(0, int(steps)))
-    return float(rows)
+    if steps is not None and np.ndim(steps) == 0 and np.asarray(steps).dtype.kind in "iu":
+        return 1 + max(0, int(steps))
+    return 1
 
 
 def _scalar_key(arr: np.ndarray) -> object:
