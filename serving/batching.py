@@ -55,7 +55,6 @@ class _Item:
     inputs: dict[str, np.ndarray]
     rows: int
     future: asyncio.Future
-    deadline: float  # perf_counter time after which a still-queued item is refused
     load: _Load  # the queue it is counted in until released
     enqueued: float = field(default_factory=time.perf_counter)
     taken: bool = False  # running (or about to): it will be answered, deadline or not
@@ -235,9 +234,7 @@ class Batcher:
             load = lane.load
         else:
             load = self._unmerged.setdefault((labels, steps), _Load(cost, merged=False))
-        item = _Item(
-            inputs, rows, loop.create_future(), time.perf_counter() + self.deadline_s, load
-        )
+        item = _Item(inputs, rows, loop.create_future(), load)
         load.rows += rows
         load.items += 1
         self._add_queued(rows)
@@ -256,19 +253,28 @@ class Batcher:
             finally:
                 self._release(item)
         lane.queue.put_nowait(item)
+        # A timer, not wait_for(shield(...)): one handle per request is far cheaper.
+        timer = loop.call_at(loop.time() + self.deadline_s, self._expire, item, self.deadline_s)
         try:
-            return await asyncio.wait_for(asyncio.shield(item.future), self.deadline_s)
-        except asyncio.TimeoutError:
-            if item.taken:  # already running: its answer is moments away
-                return await item.future
-            self._release(item)
-            raise self._overloaded(
-                f"not started within the {self.deadline_s:g} s deadline", self.expected_wait_s()
-            ) from None
+            return await item.future
         except asyncio.CancelledError:  # the client went away: do not run it for nobody
             if not item.taken:
                 self._release(item)
             raise
+        finally:
+            timer.cancel()
+
+    def _expire(self, item: _Item, deadline_s: float) -> None:
+        """The deadline passed: a request still queued is answered 503 now (a running one
+        is left to finish: its answer is moments away)."""
+        if item.taken or item.released or item.future.done():
+            return
+        self._release(item)
+        item.future.set_exception(
+            self._overloaded(
+                f"not started within the {deadline_s:g} s deadline", self.expected_wait_s()
+            )
+        )
 
     async def _call(
         self, fn: Callable, inputs: dict, labels: tuple[str, str], rows: int, cost: _Cost

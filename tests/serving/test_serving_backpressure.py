@@ -244,23 +244,31 @@ def write_real_models(root) -> None:
         trainer_options={"verbose": 0},
     )  # fmt: skip
     text_export(
-        model_dir=str(root), corpus=None, max_chars=3000, seq_len=16, units=64,
+        model_dir=str(root), corpus=None, max_chars=3000, seq_len=16, units=256,
         embedding_dim=16, epochs=1, max_generate_tokens=100, trainer={"verbose": 0},
     )  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def real_models(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("load-models")
+    write_real_models(root)
+    return root
+
+
 @pytest.mark.slow
-def test_500_clients_get_an_answer_or_a_fast_503(tmp_path):
+@pytest.mark.parametrize("deadline_s", [5.0, 1.0])
+def test_500_clients_get_an_answer_or_a_fast_503(real_models, tmp_path, deadline_s):
     """500 concurrent keep-alive clients for 20 s against a real server on tiny real exports:
-    every answer is 200 or 503 + Retry-After, and p99 stays near the deadline."""
+    every answer is 200 or 503 + Retry-After, and p99 stays near the deadline (the rest is
+    HTTP queueing in front of the batcher, which a shared 2-core machine makes long)."""
     import os
 
     from tests.serving.helpers import LiveServer
 
-    root = tmp_path / "models"
-    write_real_models(root)
-    deadline_s = 5.0
-    server = LiveServer(root, tmp_path / "server.log", SERVING_REQUEST_DEADLINE_S=str(deadline_s))
+    server = LiveServer(
+        real_models, tmp_path / "server.log", SERVING_REQUEST_DEADLINE_S=str(deadline_s)
+    )
     try:
         server.wait_ready()
         load0 = os.getloadavg()[0]
@@ -274,4 +282,4 @@ def test_500_clients_get_an_answer_or_a_fast_503(tmp_path):
     )
     assert set(result["statuses"]) <= {200, 503}, result
     assert result["retry_after_missing"] == 0
-    assert result["p99_s"] < 3 * deadline_s, result
+    assert result["p99_s"] < deadline_s + 5.0, result
