@@ -197,12 +197,14 @@ def _post(path: str, body: dict) -> bytes:
     return head.encode() + data
 
 
-def run_load(port: int, clients: int = 500, seconds: float = 20.0) -> dict:
+def run_load(port: int, clients: int = 500, seconds: float = 20.0, max_tokens: int = 100) -> dict:
     """``clients`` keep-alive connections on 127.0.0.1 (4 in 5 forecasting 60 prices, 1 in 5
-    generating 100 tokens with a seed) for ``seconds``: the answers' statuses and latencies."""
+    generating ``max_tokens`` tokens with a seed) for ``seconds``: the answers' statuses and
+    latencies."""
     forecast = _post("/v1/stock/forecast", {"prices": [100.0 + p % 7 for p in range(60)]})
     generate = _post(
-        "/v1/text/generate", {"text": "The ", "max_tokens": 100, "temperature": 1.0, "seed": 1}
+        "/v1/text/generate",
+        {"text": "The ", "max_tokens": max_tokens, "temperature": 1.0, "seed": 1},
     )
     out: list = []
 
