@@ -66,14 +66,20 @@ class _Cost:
 
     Exponentially weighted moments of (rows, seconds) give the least-squares line; when the
     calls seen so far all had about the same size the split is unknown and half the mean is
-    taken as overhead, half as per-row work.
+    taken as overhead, half as per-row work. The first call of a class is not counted: it
+    pays one-time costs (a cold call measured 6-50x a warm one), and an estimate built on it
+    refused requests that would have been served well within the deadline.
     """
 
     def __init__(self) -> None:
         self.n = 0
         self.mx = self.my = self.mxx = self.mxy = 0.0
+        self.cold = True
 
     def update(self, rows: int, seconds: float) -> None:
+        if self.cold:
+            self.cold = False
+            return
         self.n += 1
         w = max(_EWMA, 1.0 / self.n)
         x = float(rows)

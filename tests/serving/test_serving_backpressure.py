@@ -81,9 +81,10 @@ def test_the_expected_wait_counts_tokens_not_just_rows():
         labels = ("text", "generate")
         gen = {"x": np.ones((1, 1)), "max_tokens": np.array(100, np.int32)}
         row = {"x": np.ones((1, 1))}
-        # Learn the cost of each class from one call: 0.101 s and 0.001 s.
-        await batcher.run(("g",), model, gen, ["x"], labels, steps=101)
-        await batcher.run(("r",), model, row, ["x"], labels, steps=1)
+        # Learn the cost of each class: 0.101 s and 0.001 s (the first call is not counted).
+        for _ in range(2):
+            await batcher.run(("g",), model, gen, ["x"], labels, steps=101)
+            await batcher.run(("r",), model, row, ["x"], labels, steps=1)
         gens = [
             asyncio.create_task(_timed(batcher.run(("g",), model, gen, ["x"], labels, steps=101)))
             for _ in range(20)
@@ -112,7 +113,8 @@ def test_an_idle_server_runs_a_long_request_whatever_the_deadline():
         batcher = Batcher(Settings(num_batch_threads=1, request_deadline_s=0.05))
         model = Sleeper(0.1)
         x = {"x": np.ones((1, 1))}
-        await batcher.run(("k",), model, x, ["x"])  # learns: 0.1 s a unit, > the deadline
+        for _ in range(2):  # learns: 0.1 s a call, more than the deadline
+            await batcher.run(("k",), model, x, ["x"])
         out = await batcher.run(("k",), model, x, ["x"])
         await batcher.close()
         return out
@@ -159,8 +161,13 @@ def test_overload_answers_503_with_retry_after_over_http(model_dir, app_factory,
 # --- 500 clients on loopback ------------------------------------------------------------------
 
 
-async def _client(port: int, bodies: list[bytes], until: float, out: list) -> None:
-    """One keep-alive connection sending its requests back to back until ``until``."""
+async def _client(
+    port: int, bodies: list[bytes], until: float, out: list, reasons: dict | None = None
+) -> None:
+    """One keep-alive connection sending its requests back to back until ``until``
+    (``reasons`` counts the 503s: refused on the wait estimate, at the queue deadline, or by
+    the row bound)."""
+    reasons = {} if reasons is None else reasons
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         i = 0
@@ -180,8 +187,11 @@ async def _client(port: int, bodies: list[bytes], until: float, out: list) -> No
                     length = int(value)
                 elif name.lower() == b"retry-after":
                     retry_after = int(value)
-            await reader.readexactly(length)
+            body = await reader.readexactly(length)
             out.append((status, time.perf_counter() - t0, retry_after))
+            if status == 503:
+                why = b"estimate" if b"expected wait" in body else b"deadline" in body
+                reasons[why] = reasons.get(why, 0) + 1
             if status == 503:
                 await asyncio.sleep(min(retry_after or 1, 2))  # a polite client backs off
     finally:
@@ -207,12 +217,13 @@ def run_load(port: int, clients: int = 500, seconds: float = 20.0, max_tokens: i
         {"text": "The ", "max_tokens": max_tokens, "temperature": 1.0, "seed": 1},
     )
     out: list = []
+    reasons: dict = {}
 
     async def main() -> None:
         until = time.perf_counter() + seconds
         await asyncio.gather(
             *[
-                _client(port, [generate if i % 5 == 0 else forecast], until, out)
+                _client(port, [generate if i % 5 == 0 else forecast], until, out, reasons)
                 for i in range(clients)
             ]
         )
@@ -229,6 +240,10 @@ def run_load(port: int, clients: int = 500, seconds: float = 20.0, max_tokens: i
         "statuses": sorted({s for s, _, _ in out}),
         "refused": sum(s == 503 for s, _, _ in out) / max(1, len(out)),
         "retry_after_missing": sum(s == 503 and r is None for s, _, r in out),
+        "refused_by": {
+            {b"estimate": "wait estimate", True: "queue deadline", False: "row bound"}[k]: v
+            for k, v in reasons.items()
+        },
         "p50_s": q(lat, 0.5),
         "p99_s": q(lat, 0.99),
         "p99_ok_s": q(ok, 0.99),
