@@ -47,7 +47,7 @@ import numpy as np
 from .batch_errors import Overloaded
 from .settings import Settings
 
-_EWMA = 0.2  # weight of the newest call in the per-unit cost estimate
+_EWMA = 0.2  # weight of the newest call in the cost moments (after the first few calls)
 
 
 @dataclass(eq=False)
