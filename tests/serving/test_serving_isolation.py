@@ -266,3 +266,16 @@ def test_model_errors_give_the_first_useful_line():
     )
     assert model_message(err(other)) == "indices[0] = 7 is not in [0, 5)"
     assert "/srv" not in model_message(err("cannot read /srv/models/stock/2/x.pb"))
+
+
+def test_same_seed_same_continuation_in_another_process(iso, live_server):
+    """The live server (another process, its own copy of the fixture) answers a seeded
+    generation exactly as this process does."""
+    import httpx
+
+    for seed in (0, 1, 12345):
+        path, body = _generate("abc", seed, 25)
+        here = _send(iso, (path, body))
+        there = httpx.post(live_server.url + path, json=body, timeout=30)
+        assert there.status_code == 200 and here[0] == 200
+        assert there.json()["continuation"] == here[1]["continuation"]
