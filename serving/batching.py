@@ -422,10 +422,15 @@ class Batcher:
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
         for lane in list(self._lanes.values()):
-            if lane.task is not None:
-                lane.task.cancel()
+            task = lane.task
+            while task is not None and not task.done():
+                # Before Python 3.12, wait_for() swallows a cancel that races with a queue
+                # item arriving (the cutter then idled for its 30 s): cancel until it ends.
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.05)
+            if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await lane.task
+                    await task
         self._executor.shutdown(wait=True)
 
     def stats(self) -> dict[str, Any]:
