@@ -59,6 +59,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def _pin(text: str) -> tuple[str, list[int]]:
     match = _PIN.match(text)
     if not match or any(int(v) < 1 for v in match.group(2).split(",")):
@@ -106,6 +113,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--num-batch-threads", type=_positive_int, help="batches run at once (default: 2)"
     )
     parser.add_argument(
+        "--request-deadline",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="longest wait before a request's model call starts; past it (or when the "
+        "expected wait is longer): 503 + Retry-After (default: 5)",
+    )
+    parser.add_argument(
         "--max-body-bytes", type=_positive_int, help="request body limit (default: 1 MiB)"
     )
     parser.add_argument(
@@ -139,6 +153,7 @@ def settings_env(args: argparse.Namespace) -> dict[str, str]:
         "batch_timeout_micros": "BATCH_TIMEOUT_MICROS",
         "max_enqueued_batches": "MAX_ENQUEUED_BATCHES",
         "num_batch_threads": "NUM_BATCH_THREADS",
+        "request_deadline": "REQUEST_DEADLINE_S",
         "max_body_bytes": "MAX_BODY_BYTES",
         "log_level": "LOG_LEVEL",
     }

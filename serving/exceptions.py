@@ -9,6 +9,8 @@ never carries a server path or a stack.
 
 from __future__ import annotations
 
+import math
+
 
 class ServingError(Exception):
     """Base class: ``message`` is shown to the caller as it is."""
@@ -20,6 +22,11 @@ class ServingError(Exception):
 
 class InvalidInput(ServingError):
     """The request does not fit the signature or the service's limits."""
+
+
+class RowRejected(InvalidInput):
+    """The model refused this request's rows (its own assertion, e.g. a price <= 0); only the
+    requests whose rows fail get it, never the others merged into the same batch."""
 
 
 class ModelNotFound(ServingError):
@@ -44,6 +51,14 @@ class NotReady(ServingError):
     def __init__(self, message: str, retry_after: float):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Overloaded(NotReady):
+    """The request cannot start within its deadline (or the server is closing): the queue
+    ahead of it is too long. ``retry_after`` is whole seconds, at least 1."""
+
+    def __init__(self, message: str, retry_after: float = 1.0):
+        super().__init__(message, max(1, math.ceil(retry_after)))
 
 
 class VersionNotReady(NotReady):

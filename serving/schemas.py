@@ -1,6 +1,7 @@
 """Request and response models of the task endpoints (they double as the OpenAPI schema).
 
-Numbers are strict (a JSON string or boolean is not a price) and finite.
+Numbers are strict (a JSON string or boolean is not a price) and finite; prices are > 0, as
+the stock model requires (a request the model would refuse is refused before it joins a batch).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Price = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-3.4e38, le=3.4e38)]
+Price = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=3.4e38)]
 StrictInt = Annotated[int, Field(strict=True)]
 
 
@@ -19,7 +20,10 @@ class _Strict(BaseModel):
 
 class ForecastRequest(_Strict):
     prices: list[Price] = Field(
-        ..., min_length=1, description="past prices, oldest first", examples=[[101.0, 102.5, 103.0]]
+        ...,
+        min_length=1,
+        description="past prices, oldest first (finite, > 0)",
+        examples=[[101.0, 102.5, 103.0]],
     )
     version: Annotated[int, Field(strict=True, ge=1)] | None = Field(
         None, description="pin a model version"
@@ -55,7 +59,11 @@ class GenerateRequest(_Strict):
     max_tokens: Annotated[int, Field(strict=True, ge=0)] = 50
     temperature: Annotated[float, Field(strict=True, ge=0.0, le=100.0, allow_inf_nan=False)] = 1.0
     top_k: Annotated[int, Field(strict=True, ge=0)] = 0
-    seed: Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)] | None = None
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)] | None = Field(
+        None,
+        description="the same seed gives the same continuation, alone or batched with "
+        "others; none: random",
+    )
     version: Annotated[int, Field(strict=True, ge=1)] | None = None
 
 

@@ -3,11 +3,18 @@
 ``Service.predict`` is the one path every dialect (TF Serving REST, Open Inference Protocol
 v2, task endpoints) goes through: check the inputs against the signature, merge with
 concurrent calls (dynamic batching), run off the event loop, refuse non-finite outputs.
+
+A model's own refusal (``InvalidArgumentError`` from an assertion in the graph) becomes
+:class:`~.exceptions.RowRejected` carrying the assertion's message (never TensorFlow's
+"Graph execution error:" preamble, node names or paths); the batcher bisects a failed merged
+call, so only the requests whose rows fail get it.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
 from typing import Annotated
 
 import numpy as np
@@ -15,7 +22,7 @@ from fastapi import Depends, Request
 
 from .batching import Batcher
 from .encoding import check_finite
-from .errors import ApiError, bad_request
+from .exceptions import InvalidInput, RowRejected, ServingError
 from .limits import Limits, check_inputs
 from .metrics import Metrics
 from .registry import ModelVersion, Registry
@@ -56,29 +63,82 @@ class Service:
         batched = sig.batched_inputs
         sizes = {arrays[n].shape[0] for n in batched}
         if len(sizes) > 1:
-            raise bad_request(
+            raise InvalidInput(
                 f"The batched inputs {batched} of `{sig.name}` have different batch sizes {sorted(sizes)}."
             )
         scalars = tuple((n, _scalar_key(arrays[n])) for n in sig.inputs if n not in batched)
         trailing = tuple((n, arrays[n].shape[1:]) for n in batched)
-        key = (mv.name, mv.version, id(mv), sig.name, trailing, scalars)
+        key: tuple = (mv.name, mv.version, id(mv), sig.name, trailing, scalars)
+        if _scalar_seed(sig):
+            # An old export whose `seed` is one scalar for the whole batch: rows merged under
+            # one seed would draw differently than alone, so such a call never merges.
+            key += (next(_alone),)
         assert self.batcher is not None, "the service has not been started"
         try:
-            outputs = await self.batcher.run(key, sig, arrays, batched, (mv.name, sig.name))
-        except ApiError:
+            outputs = await self.batcher.run(
+                key, _Call(sig), arrays, batched, (mv.name, sig.name), _steps(arrays)
+            )
+        except ServingError:
             raise
-        except Exception as err:
-            if type(err).__name__ in {"InvalidArgumentError", "OutOfRangeError"}:
-                message = (
-                    str(err).strip().splitlines()[0][:300]
-                    if str(err).strip()
-                    else type(err).__name__
-                )
-                raise bad_request(f"The model rejected the input: {message}") from None
+        except Exception:
             log.exception("inference failed for %s v%d %s", mv.name, mv.version, sig.name)
             raise
         check_finite(outputs)
         return outputs
+
+
+_alone = itertools.count()
+
+
+class _Call:
+    """``sig(arrays)`` with the model's own refusals turned into :class:`RowRejected` (in the
+    worker thread, so the batcher sees one error class per failing row)."""
+
+    def __init__(self, sig: Signature):
+        self.sig = sig
+
+    def __call__(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            return self.sig(arrays)
+        except Exception as err:
+            if type(err).__name__ in {"InvalidArgumentError", "OutOfRangeError"}:
+                raise RowRejected(f"The model rejected the input: {model_message(err)}") from None
+            raise
+
+
+_ASSERTION = re.compile(r"assertion failed: \[(.*?)\](?: \[|\s*$)", re.M)
+_NOISE = re.compile(
+    r"^(Graph execution error:|Detected at node|<stack traces|Traceback|\s|File |\[\[|$)"
+)
+
+
+def model_message(err: BaseException) -> str:
+    """The first useful line of a TensorFlow error: the model's own assertion message
+    (``tf.debugging.Assert``/``assert_*``) or else the first line that is not TensorFlow's
+    preamble, without node names, ops or file paths."""
+    text = getattr(err, "message", None) or str(err)
+    found = _ASSERTION.search(text)
+    if found:
+        line = found.group(1)
+    else:
+        line = next((ln for ln in text.splitlines() if not _NOISE.match(ln)), "")
+        line = re.sub(r"\s*\[\[.*?\]\]|\s*\[Op:[^\]]*\]|\{\{[^}]*\}\}", "", line)
+    line = re.sub(r"(?<![\w])(?:/[\w.+-]+){2,}", "<path>", line.replace("\\'", "'")).strip()
+    return line.rstrip(" .")[:300] or type(err).__name__
+
+
+def _scalar_seed(sig: Signature) -> bool:
+    info = sig.inputs.get("seed")
+    return info is not None and info.shape == ()
+
+
+def _steps(arrays: dict[str, np.ndarray]) -> int:
+    """Work per row for the batcher's wait estimate: ``1 + max_tokens`` for a signature that
+    generates (one model step per token), else 1."""
+    steps = arrays.get("max_tokens")
+    if steps is not None and np.ndim(steps) == 0 and np.asarray(steps).dtype.kind in "iu":
+        return 1 + max(0, int(steps))
+    return 1
 
 
 def _scalar_key(arr: np.ndarray) -> object:

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     batch_timeout_micros: int = Field(500, ge=0, le=1_000_000)
     max_enqueued_batches: int = Field(16, ge=1, le=10_000)
     num_batch_threads: int = Field(2, ge=1, le=64)
+    request_deadline_s: float = Field(
+        5.0,
+        gt=0.0,
+        le=3600.0,
+        description="longest a request may wait before its model call starts; a request "
+        "expected to wait longer (or still queued at the deadline) gets 503 + Retry-After",
+    )
 
     # Request limits.
     max_body_bytes: int = Field(1 << 20, ge=1024)

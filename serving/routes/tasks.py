@@ -123,7 +123,8 @@ async def text_generate(
         "max_tokens": np.array(req.max_tokens, np.int32),
         "temperature": np.array(req.temperature, np.float32),
         "top_k": np.array(req.top_k, np.int32),
-        "seed": np.array(seed, np.int32),
+        # One seed per row (exports before the per-row seed take a scalar).
+        "seed": np.array(seed if sig.inputs["seed"].shape == () else [seed], np.int32),
     }
     out = await service.predict(mv, sig, arrays)
     continuation = out["continuation"][0].decode("utf-8", "replace")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from serving.batching import Batcher
-from serving.errors import ApiError
+from serving.exceptions import Overloaded
 from serving.settings import Settings
 
 
@@ -95,10 +95,10 @@ def test_queue_bound_answers_503_with_retry_after():
         return out
 
     out = run(main())
-    rejected = [o for o in out if isinstance(o, ApiError)]
+    rejected = [o for o in out if isinstance(o, Overloaded)]
     served = [o for o in out if isinstance(o, dict)]
     assert len(served) == 4 and len(rejected) == 8
-    assert all(e.status == 503 and e.headers == {"Retry-After": "3"} for e in rejected)
+    assert all(e.retry_after == 3 for e in rejected)
 
 
 def test_errors_reach_every_caller_of_the_batch():

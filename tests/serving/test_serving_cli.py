@@ -39,6 +39,8 @@ def test_flags_become_settings():
         "--poll-interval",
         "0",
         "--no-warmup",
+        "--request-deadline",
+        "2.5",
     )
     env = cli.settings_env(args)
     assert env["SERVING_MODEL_DIR"] == "/m" and env["SERVING_PORT"] == "9000"
@@ -59,6 +61,7 @@ def test_flags_become_settings():
         }
     )
     assert settings.max_batch_size == 8 and settings.port == 9000
+    assert settings.request_deadline_s == 2.5
 
 
 @pytest.mark.parametrize(
@@ -71,6 +74,7 @@ def test_flags_become_settings():
         ("--model-version", "stock=0"),
         ("--model-version", "../x=1"),
         ("--log-level", "loud"),
+        ("--request-deadline", "0"),
     ],
 )
 def test_bad_flags_exit_2_naming_flag_and_value(flag, value, capsys):

@@ -101,3 +101,20 @@ def test_real_text_export(real_client, real_dir):
     assert empty.status_code == 200, empty.text
     default = real_client.post("/v1/models/text:predict", json={"instances": ["The "]}).json()
     assert len(default["predictions"][0]["tokens"]) == 5
+
+
+def test_real_stock_export_refusal_names_the_problem(real_client):
+    """The model's own assertion comes back, not "Graph execution error:" or a node name."""
+    r = real_client.post("/v1/models/stock:predict", json={"instances": [[0.0] * 12]})
+    assert r.status_code == 400
+    assert r.json() == {
+        "error": "The model rejected the input: prices must be finite and > 0 within each "
+        "row's length"
+    }
+    r = real_client.post(
+        "/v1/models/stock:predict",
+        json={"signature_name": "padded", "inputs": {"prices": [[1.0, 2.0]], "lengths": [3]}},
+    )
+    assert r.json() == {
+        "error": "The model rejected the input: every length must be <= the number of time steps"
+    }

@@ -28,7 +28,7 @@ def _generate(loaded, texts, max_tokens=10, temperature=1.0, top_k=0, seed=0):
         max_tokens=tf.constant(max_tokens, tf.int32),
         temperature=tf.constant(temperature, tf.float32),
         top_k=tf.constant(top_k, tf.int32),
-        seed=tf.constant(seed, tf.int32),
+        seed=tf.fill([len(texts)], tf.constant(seed, tf.int32)),  # one seed per row
     )
     return [s.decode() for s in out["continuation"].numpy()]
 
@@ -86,6 +86,24 @@ def test_edge_inputs_have_defined_results(loaded, decoder, trained):
     assert _next(loaded, [b"caf\xc3", b"\xff\xfe at"], 2)[0].shape == (2, 2)
 
 
+def test_seeds_are_per_row_so_a_row_draws_the_same_alone_or_batched(loaded):
+    """A row's continuation depends on its own prefix and seed only, not on its batch-mates."""
+    texts = ["i like", "let's meet at", "i like", "we stay at"]
+    seeds = [7, 3, 7, 11]
+    out = loaded.signatures["generate"](
+        text=tf.constant(texts),
+        max_tokens=tf.constant(8),
+        temperature=tf.constant(1.5),
+        top_k=tf.constant(0),
+        seed=tf.constant(seeds),
+    )["continuation"].numpy()
+    assert out[0] == out[2]  # same prefix, same seed, different positions
+    for i, (text, seed) in enumerate(zip(texts, seeds, strict=True)):
+        assert _generate(loaded, [text], max_tokens=8, temperature=1.5, seed=seed)[0] == (
+            out[i].decode()
+        )
+
+
 def test_model_card(exported):
     card = repository.read_card(exported)
     assert card["name"] == "text" and card["version"] == 1 and card["task"] == "text"
@@ -113,7 +131,7 @@ def test_same_answers_in_a_process_without_keras_rnn(exported, loaded, tmp_path)
         text = tf.constant({PROMPTS!r})
         nxt = m.signatures["next"](text=text, k=tf.constant(3))
         gen = m.signatures["generate"](text=text, max_tokens=tf.constant(8), temperature=tf.constant(1.2),
-                                        top_k=tf.constant(4), seed=tf.constant(42))
+                                        top_k=tf.constant(4), seed=tf.fill([len({PROMPTS!r})], 42))
         json.dump({{"tokens": nxt["tokens"].numpy().astype(str).tolist(),
                    "probabilities": nxt["probabilities"].numpy().tolist(),
                    "continuation": gen["continuation"].numpy().astype(str).tolist(),

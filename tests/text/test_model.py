@@ -83,3 +83,17 @@ def test_top_k_one_is_greedy(decoder):
         np.testing.assert_array_equal(
             decoder.generate(text, 6, 5.0, 1, seed)["continuation"].numpy(), greedy
         )
+
+
+def test_categorical_per_row_draws_from_the_softmax_and_ignores_other_rows():
+    from keras_rnn.models.text.generate import categorical_per_row
+
+    p = np.array([0.5, 0.25, 0.125, 0.0625, 0.0625], np.float32)
+    logits = tf.constant(np.log(p)[None].repeat(20_000, 0))
+    draws = categorical_per_row(logits, tf.range(20_000), 3).numpy()
+    np.testing.assert_allclose(np.bincount(draws, minlength=5) / 20_000, p, atol=0.012)
+    # A row's draw depends only on its logits, seed and step: alone equals batched.
+    alone = [categorical_per_row(logits[:1], tf.constant([s]), 3).numpy()[0] for s in (7, 99)]
+    assert alone == [draws[7], draws[99]]
+    masked = tf.constant([[-np.inf, 0.0, -np.inf]] * 50)
+    assert set(categorical_per_row(masked, tf.range(50), 0).numpy()) == {1}

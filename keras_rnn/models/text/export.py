@@ -10,7 +10,7 @@ signature           inputs                                              outputs
 ``next``            ``text`` string [batch], ``k`` int32 []             the same with ``k`` columns
 ``generate``        ``text`` string [batch], ``max_tokens`` int32 [],   ``continuation`` string [batch]
                     ``temperature`` float32 [], ``top_k`` int32 []
-                    (0 = off), ``seed`` int32 []
+                    (0 = off), ``seed`` int32 [batch] (per row)
 ==================  ==================================================  ==============================
 
 Tokenisation (the Keras ``StringLookup`` tables), the vocabulary, the step-by-step decoder and
@@ -52,7 +52,7 @@ SIGNATURES: dict[str, dict[str, Any]] = {
             "max_tokens": "int32 []",
             "temperature": "float32 [] (<= 0: greedy)",
             "top_k": "int32 [] (0 = off)",
-            "seed": "int32 []",
+            "seed": "int32 [batch] (one per row: a row's draw depends only on its own seed)",
         },
         "outputs": {"continuation": "string [batch]"},
     },
@@ -88,7 +88,7 @@ def build_archive(decoder: StepDecoder) -> keras.export.ExportArchive:
             _spec(tf.int32, "max_tokens"),
             _spec(tf.float32, "temperature"),
             _spec(tf.int32, "top_k"),
-            _spec(tf.int32, "seed"),
+            _spec(tf.int32, "seed", [None]),
         ],
     )
     return archive

@@ -25,9 +25,11 @@ Defined edge results:
 * ``k`` is clipped to ``[0, known tokens]``; ``max_tokens`` to ``[0, max_generate_tokens]``;
   ``temperature <= 0`` means greedy (argmax); ``top_k <= 0`` means no top-k filter.
 
-Sampling: ``logits / temperature``, optionally keep the ``top_k`` largest, then draw with
-``tf.random.stateless_categorical`` seeded by ``(seed, step)``: the same seed gives the same
-continuation on any machine and in any process.
+Sampling: ``logits / temperature``, optionally keep the ``top_k`` largest, then draw each row
+with :func:`categorical_per_row` keyed by ``(seed[row], step)``. Seeds are per row, so a row's
+continuation depends only on its own prefix and seed: the same seed gives the same
+continuation alone or merged into a batch with other requests, on any machine and in any
+process. (A scalar ``seed`` is broadcast to every row.)
 """
 
 from __future__ import annotations
@@ -37,6 +39,40 @@ import numpy as np
 import tensorflow as tf
 
 from keras_rnn.data.text import Tokenizer, join_tokens
+
+
+def _mix32(x: tf.Tensor) -> tf.Tensor:
+    """A 32-bit integer finaliser (``lowbias32``): every input bit flips each output bit with
+    probability close to 1/2. ``uint32`` arithmetic wraps, so it is exact on every platform."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+    x = x * tf.constant(0x7FEB352D, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, tf.uint32)))
+    x = x * tf.constant(0x846CA68B, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+
+
+def categorical_per_row(logits: tf.Tensor, seed: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
+    """One id per row of ``logits`` ``[batch, V]``, drawn from ``softmax(logits[i])`` with
+    randomness keyed by ``(seed[i], step)`` only (``seed``: int ``[batch]``).
+
+    Gumbel-max: ``argmax_v(logits[i, v] + g[i, v])`` with ``g = -log(-log(u))`` is an exact
+    draw from the softmax when ``u`` is uniform on (0, 1). Here ``u[i, v]`` is a counter-based
+    hash of ``(seed[i], step, v)`` (24 bits), so a row's draw never depends on the other rows
+    of the batch (``tf.random.stateless_categorical`` takes one seed per call: rows merged
+    under one seed would draw differently than alone), and it is vectorised over the batch.
+    ``-inf`` logits (filtered tokens) are never drawn.
+    """
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    seed = tf.bitcast(tf.cast(seed, tf.int32), tf.uint32)
+    step = tf.bitcast(tf.cast(step, tf.int32), tf.uint32)
+    key = _mix32(_mix32(seed ^ tf.constant(0x9E3779B9, tf.uint32)) ^ step)  # [batch]
+    ids = tf.range(tf.shape(logits, out_type=tf.int32)[1])
+    ids = tf.bitcast(ids, tf.uint32) * tf.constant(0x85EBCA6B, tf.uint32)
+    bits = _mix32(key[:, None] ^ ids[None, :])  # [batch, V]
+    u = (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) * (
+        1.0 / (1 << 24)
+    )
+    return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
 
 
 class StepDecoder:
@@ -164,18 +200,19 @@ class StepDecoder:
         seed: tf.Tensor | int = 0,
     ) -> dict[str, tf.Tensor]:
         """Sample a continuation of each prefix; ``continuation`` ``[batch]`` is the text to
-        append (word level: it starts with a space unless the prefix is empty)."""
+        append (word level: it starts with a space unless the prefix is empty). ``seed`` is
+        ``[batch]`` (one per row) or a scalar for every row."""
         text = tf.convert_to_tensor(text, tf.string)
         h, states, empty = self.condition(text)
         batch = tf.shape(h)[0]
         n = tf.clip_by_value(tf.cast(max_tokens, tf.int32), 0, self.max_generate_tokens)
         temperature = tf.cast(temperature, tf.float32)
         top_k = tf.clip_by_value(tf.cast(top_k, tf.int32), 0, self.num_known)
-        seed = tf.cast(seed, tf.int32)
+        seed = tf.broadcast_to(tf.cast(seed, tf.int32), [batch])
 
         def body(t, h, ids, *states):
             logits = self.logits(h, tf.logical_and(empty, t == 0))
-            sampled = self._sample(logits, temperature, top_k, tf.stack([seed, t]))
+            sampled = self._sample(logits, temperature, top_k, seed, t)
             h, new_states = self.step(sampled, list(states))
             return (t + 1, h, tf.concat([ids, sampled[:, None]], axis=1), *new_states)
 
@@ -198,9 +235,14 @@ class StepDecoder:
 
     @staticmethod
     def _sample(
-        logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, seed: tf.Tensor
+        logits: tf.Tensor,
+        temperature: tf.Tensor,
+        top_k: tf.Tensor,
+        seed: tf.Tensor,
+        step: tf.Tensor,
     ) -> tf.Tensor:
-        """One id per row: greedy when ``temperature <= 0``, else a top-k-filtered draw."""
+        """One id per row: greedy when ``temperature <= 0``, else a top-k-filtered draw of
+        row ``i`` seeded by ``(seed[i], step)``."""
 
         def greedy():
             return tf.argmax(logits, axis=-1, output_type=tf.int32)
@@ -213,6 +255,6 @@ class StepDecoder:
                 return tf.where(scaled < kth, tf.fill(tf.shape(scaled), -float("inf")), scaled)
 
             scaled = tf.cond(top_k > 0, filtered, lambda: scaled)
-            return tf.cast(tf.random.stateless_categorical(scaled, 1, seed=seed)[:, 0], tf.int32)
+            return categorical_per_row(scaled, seed, step)
 
         return tf.cond(temperature > 0.0, draw, greedy)
