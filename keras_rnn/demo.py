@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(model_dir: Path, output_dir: Path) -> None:
     from keras_rnn.models import stock, text
+    from keras_rnn.models.repository import read_card
+    from keras_rnn.models.text.cli import metrics_table
 
     _banner("1/3 Training the stock predictor (S&P 500 daily closes shipped with keras-rnn)")
     started = time.perf_counter()
@@ -108,6 +110,7 @@ def _train(model_dir: Path, output_dir: Path) -> None:
     _banner("2/3 Training the text predictor (offline default corpus)")
     started = time.perf_counter()
     path = text.train_and_export(model_dir=str(model_dir), output_dir=str(output_dir / "text"))
+    print(metrics_table(read_card(path) or {}))
     print(f"Exported {path} in {time.perf_counter() - started:.0f} s")
 
 

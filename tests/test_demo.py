@@ -68,4 +68,7 @@ def test_the_main_job_trains_exports_serves_and_answers(tmp_path):
     assert (tmp_path / "models" / "stock" / "1" / "saved_model.pb").is_file()
     assert (tmp_path / "models" / "text" / "1" / "model_card.json").is_file()
     assert (tmp_path / "outputs" / "stock" / "forecast.png").is_file()
+    # Both predictors report against their baselines, as the README says.
+    assert "persistence" in result.stdout
+    assert "validation metrics, nats per char" in result.stdout and "bigram" in result.stdout
     assert set(_answers(result.stdout)) == {"v1/stock/forecast", "v1/text/next", "v1/text/generate"}
