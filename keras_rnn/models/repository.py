@@ -8,6 +8,9 @@ half-written version, and a failed export leaves the previous good versions unto
 A process killed during an export leaves its temporary directory
 (``<model_dir>/<name>/.tmp-<version>-<pid>-*``); :func:`remove_orphans` deletes those whose
 process is gone, at the next export and when a training command starts.
+
+The names in this layout (the version rule, the temporary prefix, the card file, the model
+name rule) belong to the export contract, :mod:`keras_rnn_contract`; this module writes it.
 """
 
 from __future__ import annotations
@@ -15,40 +18,38 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-CARD_FILE = "model_card.json"
-TMP_PREFIX = ".tmp-"
-_TMP = re.compile(r"^\.tmp-\d+-(?:(\d+)-)?")
+from keras_rnn_contract import (
+    CARD_FILE,
+    SAVED_MODEL_FILE,
+    TMP_PATTERN,
+    TMP_PREFIX,
+    validate_name,
+    version_dirs,
+)
+
+__all__ = [
+    "CARD_FILE",
+    "list_versions",
+    "next_version",
+    "read_card",
+    "remove_orphans",
+    "validate_name",
+    "write_version",
+]
 # A temporary directory without a process id (written before ids were recorded) is an
 # orphan once it is this old: no export takes an hour.
 LEGACY_ORPHAN_AGE_S = 3600.0
 
 
-def validate_name(name: str) -> str:
-    """A model name is one path component of letters, digits, ``_``, ``.`` and ``-``."""
-    if not _NAME.match(name) or name in {".", ".."}:
-        raise ValueError(
-            f"Received an invalid model name {name!r}: expected 1-64 characters of letters, "
-            "digits, '_', '.' or '-', starting with a letter or digit."
-        )
-    return name
-
-
 def list_versions(model_dir: str | os.PathLike, name: str) -> list[int]:
     """The complete versions of a model, ascending (temporary directories are ignored)."""
-    base = Path(model_dir) / validate_name(name)
-    if not base.is_dir():
-        return []
-    return sorted(
-        int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit() and int(p.name) > 0
-    )
+    return sorted(version_dirs(Path(model_dir) / validate_name(name)))
 
 
 def next_version(model_dir: str | os.PathLike, name: str) -> int:
@@ -95,8 +96,8 @@ def write_version(
     try:
         staging = tmp / "export"
         write(staging)
-        if not (staging / "saved_model.pb").is_file():
-            raise RuntimeError(f"The export wrote no saved_model.pb into {staging}.")
+        if not (staging / SAVED_MODEL_FILE).is_file():
+            raise RuntimeError(f"The export wrote no {SAVED_MODEL_FILE} into {staging}.")
         if warmup:
             from keras_rnn.models.warmup import write_warmup_requests
 
@@ -127,7 +128,7 @@ def remove_orphans(model_dir: str | os.PathLike, name: str) -> list[Path]:
         return []
     removed = []
     for path in base.iterdir():
-        match = _TMP.match(path.name)
+        match = TMP_PATTERN.match(path.name)
         if not match or not path.is_dir():
             continue
         pid = match.group(1)

@@ -1,6 +1,6 @@
 """The stock SavedModel: raw prices in, forecast prices out, scaling inside the graph.
 
-Signatures (docs/architecture.md):
+Signatures (docs/architecture.md; the names are :class:`keras_rnn_contract.Stock`):
 
 - ``serving_default``: ``prices`` float32 [batch, time] (time >= 1, price units)
   -> ``forecast`` float32 [batch, horizon] (price units);
@@ -20,20 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from keras_rnn.data.stock.scaling import PriceScaler, last_price
+from keras_rnn_contract import Stock, stock_signatures
 
-SIGNATURES = {
-    "serving_default": {
-        "inputs": {"prices": "float32 [batch, time], time >= 1, price units"},
-        "outputs": {"forecast": "float32 [batch, horizon], price units"},
-    },
-    "padded": {
-        "inputs": {
-            "prices": "float32 [batch, time], right-padded",
-            "lengths": "int32 [batch], 1 <= length <= time",
-        },
-        "outputs": {"forecast": "float32 [batch, horizon], price units"},
-    },
-}
+SIGNATURES = stock_signatures()
 
 
 def make_forecaster(model, scaler: PriceScaler):
@@ -84,25 +73,29 @@ def export_saved_model(model, scaler: PriceScaler, path: str | Path) -> None:
     import tensorflow as tf
 
     forecast = make_forecaster(model, scaler)
-    prices_spec = tf.TensorSpec([None, None], tf.float32, name="prices")
-    lengths_spec = tf.TensorSpec([None], tf.int32, name="lengths")
+    prices_spec = tf.TensorSpec([None, None], tf.float32, name=Stock.PRICES)
+    lengths_spec = tf.TensorSpec([None], tf.int32, name=Stock.LENGTHS)
 
     def serve(prices):
         batch, time = tf.shape(prices)[0], tf.shape(prices)[1]
-        return {"forecast": forecast(prices, tf.fill([batch], time))}
+        return {Stock.FORECAST: forecast(prices, tf.fill([batch], time))}
 
     def padded(prices, lengths):
-        return {"forecast": forecast(prices, lengths)}
+        return {Stock.FORECAST: forecast(prices, lengths)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serving_default", serve, input_signature=[prices_spec])
-    archive.add_endpoint("padded", padded, input_signature=[prices_spec, lengths_spec])
+    archive.add_endpoint(Stock.SERVE, serve, input_signature=[prices_spec])
+    archive.add_endpoint(Stock.PADDED, padded, input_signature=[prices_spec, lengths_spec])
     archive.write_out(str(path), verbose=False)
 
 
 def export_version(
-    model_dir: str | Path, model, scaler: PriceScaler, card: dict[str, Any], name: str = "stock"
+    model_dir: str | Path,
+    model,
+    scaler: PriceScaler,
+    card: dict[str, Any],
+    name: str = Stock.NAME,
 ) -> Path:
     """Export atomically as the next version of ``<model_dir>/<name>/`` with ``model_card.json``."""
     from keras_rnn.models.repository import write_version

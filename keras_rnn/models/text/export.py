@@ -1,6 +1,6 @@
 """Export the text predictor as a plain SavedModel that takes raw strings.
 
-Signatures (docs/architecture.md, ``text``):
+Signatures (docs/architecture.md, ``text``; the names are :class:`keras_rnn_contract.Text`):
 
 ==================  ==================================================  ==============================
 signature           inputs                                              outputs
@@ -30,33 +30,11 @@ import tensorflow as tf
 
 from keras_rnn.models import repository
 from keras_rnn.models.text.generate import StepDecoder
+from keras_rnn_contract import Text, text_signatures
 
-MODEL_NAME = "text"
-TOP_N = 5  # what serving_default returns
-
-SIGNATURES: dict[str, dict[str, Any]] = {
-    "serving_default": {
-        "inputs": {"text": "string [batch]"},
-        "outputs": {
-            "tokens": f"string [batch, {TOP_N}]",
-            "probabilities": f"float32 [batch, {TOP_N}]",
-        },
-    },
-    "next": {
-        "inputs": {"text": "string [batch]", "k": "int32 []"},
-        "outputs": {"tokens": "string [batch, k]", "probabilities": "float32 [batch, k]"},
-    },
-    "generate": {
-        "inputs": {
-            "text": "string [batch]",
-            "max_tokens": "int32 []",
-            "temperature": "float32 [] (<= 0: greedy)",
-            "top_k": "int32 [] (0 = off)",
-            "seed": "int32 [batch] (one per row: a row's draw depends only on its own seed)",
-        },
-        "outputs": {"continuation": "string [batch]"},
-    },
-}
+MODEL_NAME = Text.NAME
+TOP_N = Text.TOP_N  # what serving_default returns
+SIGNATURES: dict[str, dict[str, Any]] = text_signatures()
 
 
 def _spec(dtype: tf.DType, name: str, shape: list[int | None] | None = None) -> tf.TensorSpec:
@@ -71,24 +49,24 @@ def build_archive(decoder: StepDecoder) -> keras.export.ExportArchive:
     archive.track(decoder.tokenizer.lookup)
     archive.track(decoder.tokenizer.inverse)
 
-    text = _spec(tf.string, "text", [None])
+    text = _spec(tf.string, Text.TEXT, [None])
     archive.add_endpoint(
-        "serving_default", lambda text: decoder.next_tokens(text, TOP_N), input_signature=[text]
+        Text.SERVE, lambda text: decoder.next_tokens(text, TOP_N), input_signature=[text]
     )
     archive.add_endpoint(
-        "next",
+        Text.NEXT,
         lambda text, k: decoder.next_tokens(text, k),
-        input_signature=[text, _spec(tf.int32, "k")],
+        input_signature=[text, _spec(tf.int32, Text.K)],
     )
     archive.add_endpoint(
-        "generate",
+        Text.GENERATE,
         decoder.generate,
         input_signature=[
             text,
-            _spec(tf.int32, "max_tokens"),
-            _spec(tf.float32, "temperature"),
-            _spec(tf.int32, "top_k"),
-            _spec(tf.int32, "seed", [None]),
+            _spec(tf.int32, Text.MAX_TOKENS),
+            _spec(tf.float32, Text.TEMPERATURE),
+            _spec(tf.int32, Text.TOP_K),
+            _spec(tf.int32, Text.SEED, [None]),
         ],
     )
     return archive
@@ -108,7 +86,7 @@ def export_version(
     archive = build_archive(decoder)
     card = {
         **card,
-        "task": "text",
+        "task": Text.NAME,
         "level": decoder.level,
         "max_prefix_tokens": decoder.max_prefix_tokens,
         "max_generate_tokens": decoder.max_generate_tokens,

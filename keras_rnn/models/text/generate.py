@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_rnn.data.text import Tokenizer, join_tokens
+from keras_rnn_contract import Text
 
 
 def _mix32(x: tf.Tensor) -> tf.Tensor:
@@ -189,7 +190,7 @@ class StepDecoder:
         k = tf.clip_by_value(tf.cast(k, tf.int32), 0, self.num_known)
         top = tf.math.top_k(probs, k=k)
         tokens = self.tokenizer.inverse(tf.cast(top.indices, tf.int64))
-        return {"tokens": tokens, "probabilities": top.values}
+        return {Text.TOKENS: tokens, Text.PROBABILITIES: top.values}
 
     def generate(
         self,
@@ -226,12 +227,12 @@ class StepDecoder:
         ids = loop[2]
         tokens = self.tokenizer.inverse(tf.cast(ids, tf.int64))
         if self.level == "char":
-            return {"continuation": join_tokens(tokens, "char")}
+            return {Text.CONTINUATION: join_tokens(tokens, "char")}
         # Word level: a space before each token, none before closing punctuation, and none at
         # the very start when there is no prefix to separate from.
         spaced = join_tokens(tf.concat([tf.fill([batch, 1], ""), tokens], axis=1), "word")
         continuation = tf.where(empty, tf.strings.regex_replace(spaced, "^ ", ""), spaced)
-        return {"continuation": continuation}
+        return {Text.CONTINUATION: continuation}
 
     @staticmethod
     def _sample(

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from keras_rnn_contract import Text
+
 log = logging.getLogger(__name__)
 
 # Prompts whose answers go into the model card (the curriculum's examples first).
@@ -256,7 +258,9 @@ def examples(
                 "next": [
                     {"token": t.decode("utf-8"), "probability": round(float(p), 4)}
                     for t, p in zip(
-                        nxt["tokens"][i].numpy(), nxt["probabilities"][i].numpy(), strict=True
+                        nxt[Text.TOKENS][i].numpy(),
+                        nxt[Text.PROBABILITIES][i].numpy(),
+                        strict=True,
                     )
                 ],
                 "generate": {
@@ -264,7 +268,7 @@ def examples(
                     "temperature": 0.8,
                     "top_k": 10,
                     "seed": seed,
-                    "continuation": gen["continuation"][i].numpy().decode("utf-8"),
+                    "continuation": gen[Text.CONTINUATION][i].numpy().decode("utf-8"),
                 },
             }
         )
