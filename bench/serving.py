@@ -52,7 +52,7 @@ def prepare_model(model_dir: Path | None, work: Path) -> tuple[Path, str]:
             raise SystemExit(f"--model-dir {str(model_dir)!r}: no stock model version in it")
         return model_dir, f"given: {model_dir}"
     try:
-        from keras_rnn.models.stock import train_and_export
+        from keras_rnn.predictors.stock import train_and_export
     except ImportError as err:
         raise SystemExit(
             f"bench: the stock predictor is not installed ({err}); install keras-rnn[stock] "

@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_rnn.models import warmup
+from keras_rnn.predictors import warmup
 
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
     """Tiny, quickly trained stock and text predictors, exported the way the CLI does."""
-    from keras_rnn.models.stock import train_and_export as stock_export
-    from keras_rnn.models.text import train_and_export as text_export
+    from keras_rnn.predictors.stock import train_and_export as stock_export
+    from keras_rnn.predictors.text import train_and_export as text_export
 
     root = tmp_path_factory.mktemp("warmup-models")
     stock_export(

@@ -1,7 +1,8 @@
 """`make lint` covers every Python file of the checkout, and CI runs it before the tests.
 
-ruff's excludes once named ``"models"``, which matched ``keras_rnn/models/`` as well as the
-generated ``models/`` export folder and silently dropped 17 modules from the lint.
+ruff's excludes once named ``"models"``, which matched the library's ``keras_rnn/models/`` (now
+``keras_rnn/predictors/``) as well as the generated ``models/`` export folder and silently
+dropped 17 modules from the lint.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def test_ruff_checks_every_python_file_and_skips_generated_folders(tmp_path):
     }
     missing = _tracked_python_files() - shown
     assert not missing, f"ruff skips: {sorted(missing)}"
-    assert any(path.startswith("keras_rnn/models/") for path in shown)
+    assert any(path.startswith("keras_rnn/predictors/") for path in shown)
     for generated in ("models/", "runs/", "outputs/", "build/", ".venv/"):
         assert not any(path.startswith(generated) for path in shown), generated
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_rnn.models import repository
+from keras_rnn.predictors import repository
 
 
 def _fake_savedmodel(path: Path) -> None:

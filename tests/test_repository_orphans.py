@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from keras_rnn.models.repository import list_versions, remove_orphans, write_version
+from keras_rnn.predictors.repository import list_versions, remove_orphans, write_version
 
 
 def dead_pid() -> int:

@@ -76,7 +76,7 @@ def write_version(
         version: the version number; the next free one when omitted. An existing version is
             never overwritten.
         warmup: write TensorFlow Serving's warm-up requests, one per signature, into
-            ``assets.extra/`` (:mod:`keras_rnn.models.warmup`).
+            ``assets.extra/`` (:mod:`keras_rnn.predictors.warmup`).
     """
     base = Path(model_dir) / validate_name(name)
     base.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ def write_version(
         if not (staging / SAVED_MODEL_FILE).is_file():
             raise RuntimeError(f"The export wrote no {SAVED_MODEL_FILE} into {staging}.")
         if warmup:
-            from keras_rnn.models.warmup import write_warmup_requests
+            from keras_rnn.predictors.warmup import write_warmup_requests
 
             write_warmup_requests(staging, name)
         if card is not None:

@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(scope="session")
 def synthetic_run():
     """LSTM on the synthetic two-cycle series: small enough for seconds on 2 cores."""
-    from keras_rnn.models.stock.train import train
+    from keras_rnn.predictors.stock.train import train
 
     return train(
         source="synthetic",

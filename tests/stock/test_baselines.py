@@ -7,8 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from keras_rnn.models.stock.baselines import LinearAR, all_baselines, moving_average, persistence
-from keras_rnn.models.stock.evaluate import compare, forecast_metrics, format_table
+from keras_rnn.predictors.stock.baselines import (
+    LinearAR,
+    all_baselines,
+    moving_average,
+    persistence,
+)
+from keras_rnn.predictors.stock.evaluate import compare, forecast_metrics, format_table
 
 # two right-padded windows: [100, 102, 101, 104] and [10, 12]
 PRICES = np.array([[100.0, 102.0, 101.0, 104.0], [10.0, 12.0, 0.0, 0.0]])

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from keras_rnn.data.stock import PriceScaler
-from keras_rnn.models.repository import list_versions, read_card
-from keras_rnn.models.stock.build import build_model
-from keras_rnn.models.stock.export import export_version, make_forecaster
+from keras_rnn.predictors.repository import list_versions, read_card
+from keras_rnn.predictors.stock.build import build_model
+from keras_rnn.predictors.stock.export import export_version, make_forecaster
 
 # Three requests: full rows, right-padded rows with lengths (one of length 1), and time = 1.
 PRICES = np.array([[100.0, 101.5, 99.0, 102.0, 103.0], [20.0, 21.0, 20.5, 0.0, 0.0]], np.float32)

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 
-from keras_rnn.models.repository import read_card
-from keras_rnn.models.stock.export import export_version, make_forecaster
-from keras_rnn.models.stock.train import predict, write_outputs
+from keras_rnn.predictors.repository import read_card
+from keras_rnn.predictors.stock.export import export_version, make_forecaster
+from keras_rnn.predictors.stock.train import predict, write_outputs
 
 
 def test_quick_training_beats_persistence_on_a_learnable_series(synthetic_run):

@@ -54,7 +54,7 @@ def trained(corpus_file):
     """``(options, TrainResult)`` of one quick word-level run on the made-up corpus."""
     import keras
 
-    from keras_rnn.models.text.train import TextOptions, train
+    from keras_rnn.predictors.text.train import TextOptions, train
 
     keras.utils.set_random_seed(0)
     opts = TextOptions(corpus=str(corpus_file), **QUICK).resolved()
@@ -63,7 +63,7 @@ def trained(corpus_file):
 
 @pytest.fixture(scope="session")
 def decoder(trained):
-    from keras_rnn.models.text.train import make_decoder
+    from keras_rnn.predictors.text.train import make_decoder
 
     opts, result = trained
     return make_decoder(result, opts)
@@ -74,7 +74,7 @@ def exported(trained, tmp_path_factory) -> Path:
     """The version directory of the quick model's export."""
     from dataclasses import replace
 
-    from keras_rnn.models.text.train import export
+    from keras_rnn.predictors.text.train import export
 
     opts, result = trained
     model_dir = tmp_path_factory.mktemp("models")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from keras_rnn.models.text.baselines import (
+from keras_rnn.predictors.text.baselines import (
     LAMBDA_GRID,
     baselines,
     bigram_score,

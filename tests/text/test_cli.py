@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from keras_rnn.models import repository
-from keras_rnn.models.text import cli
+from keras_rnn.predictors import repository
+from keras_rnn.predictors.text import cli
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -102,7 +102,7 @@ def test_the_cli_module_does_not_import_tensorflow():
         "import sys, types\n"
         f"pkg = types.ModuleType('keras_rnn'); pkg.__path__ = [{pkg!r}]\n"
         "sys.modules['keras_rnn'] = pkg\n"
-        "import keras_rnn.models.text.cli; print('tensorflow' in sys.modules)"
+        "import keras_rnn.predictors.text.cli; print('tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

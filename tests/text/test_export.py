@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_rnn.models import repository
+from keras_rnn.predictors import repository
 
 PROMPTS = ["let's meet at", "", "zzz qqq xxx", "today the weather is good , and my mood is also"]
 
@@ -159,8 +159,8 @@ def test_same_answers_in_a_process_without_keras_rnn(exported, loaded, tmp_path)
 def test_a_failed_export_keeps_the_good_version(trained, exported, monkeypatch):
     from dataclasses import replace
 
-    from keras_rnn.models.text import export as export_module
-    from keras_rnn.models.text.train import export
+    from keras_rnn.predictors.text import export as export_module
+    from keras_rnn.predictors.text.train import export
 
     opts, result = trained
     model_dir = exported.parent.parent

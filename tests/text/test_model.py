@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_rnn.models.text.build import build_language_model
+from keras_rnn.predictors.text.build import build_language_model
 
 
 def _suggestions(out, row=0):
@@ -86,7 +86,7 @@ def test_top_k_one_is_greedy(decoder):
 
 
 def test_categorical_per_row_draws_from_the_softmax_and_ignores_other_rows():
-    from keras_rnn.models.text.generate import categorical_per_row
+    from keras_rnn.predictors.text.generate import categorical_per_row
 
     p = np.array([0.5, 0.25, 0.125, 0.0625, 0.0625], np.float32)
     logits = tf.constant(np.log(p)[None].repeat(20_000, 0))

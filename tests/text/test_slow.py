@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_char_level_tiny_shakespeare_beats_the_baselines(shared_data, tmp_path):
-    from keras_rnn.models.text.train import TextOptions, train
+    from keras_rnn.predictors.text.train import TextOptions, train
 
     opts = TextOptions(
         corpus=str(shared_data / "tinyshakespeare.txt"),

@@ -8,8 +8,8 @@ import re
 import subprocess
 import sys
 
-from keras_rnn.models import repository
-from keras_rnn.models.text import cli
+from keras_rnn.predictors import repository
+from keras_rnn.predictors.text import cli
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -45,7 +45,7 @@ def test_train_text_prints_validation_metrics_and_the_baselines(corpus_file, tmp
 SCRIPT = """
 import json, sys
 import numpy as np
-from keras_rnn.models.text.train import TextOptions, train
+from keras_rnn.predictors.text.train import TextOptions, train
 
 opts = TextOptions(corpus=sys.argv[1], level="char", seq_len=16, units=8, embedding_dim=4,
                    epochs=1, batch_size=64, trainer={"seed": 3, "verbose": 0})

@@ -13,9 +13,9 @@ from typing import Any
 def train_and_export(**options: Any) -> Path:
     """Train on quick offline defaults, export a new SavedModel version, return its path.
 
-    See :func:`keras_rnn.models.stock.train.train_and_export` for the options.
+    See :func:`keras_rnn.predictors.stock.train.train_and_export` for the options.
     """
-    from keras_rnn.models.stock.train import train_and_export as _train_and_export
+    from keras_rnn.predictors.stock.train import train_and_export as _train_and_export
 
     return _train_and_export(**options)
 

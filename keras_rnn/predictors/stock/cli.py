@@ -17,7 +17,7 @@ from pathlib import Path
 
 from keras_rnn.data.stock.scaling import TARGETS
 from keras_rnn.data.stock.sources import SOURCES
-from keras_rnn.models.stock.build import CELLS
+from keras_rnn.predictors.stock.build import CELLS
 from keras_rnn.training.cli_args import (
     add_training_arguments,
     check_training_args,
@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(problem)
 
     from keras_rnn.data.stock import DataError, load_series
-    from keras_rnn.models.repository import remove_orphans
-    from keras_rnn.models.stock.train import train_and_export
+    from keras_rnn.predictors.repository import remove_orphans
+    from keras_rnn.predictors.stock.train import train_and_export
     from keras_rnn.training.checkpoints import CheckpointError
 
     configure_runtime(args)  # the strategy before any TensorFlow op, then the seeds

@@ -98,7 +98,7 @@ def export_version(
     name: str = Stock.NAME,
 ) -> Path:
     """Export atomically as the next version of ``<model_dir>/<name>/`` with ``model_card.json``."""
-    from keras_rnn.models.repository import write_version
+    from keras_rnn.predictors.repository import write_version
 
     return write_version(
         model_dir,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from keras_rnn.models.stock.train import StockRun
+    from keras_rnn.predictors.stock.train import StockRun
 
 
 def _pyplot():

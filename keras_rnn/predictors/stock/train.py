@@ -1,6 +1,6 @@
 """The stock predictor end to end: data -> windows -> our RNN + our trainer -> metrics -> export.
 
->>> from keras_rnn.models.stock import train_and_export  # doctest: +SKIP
+>>> from keras_rnn.predictors.stock import train_and_export  # doctest: +SKIP
 >>> train_and_export(model_dir="models")  # quick defaults: S&P 500, LSTM(16), 3 epochs  # doctest: +SKIP
 PosixPath('models/stock/1')
 """
@@ -28,11 +28,11 @@ from keras_rnn.data.stock import (
     to_dataset,
 )
 from keras_rnn.data.stock.windows import training_data
-from keras_rnn.models.stock.baselines import LinearAR, all_baselines
-from keras_rnn.models.stock.evaluate import compare, format_table
+from keras_rnn.predictors.stock.baselines import LinearAR, all_baselines
+from keras_rnn.predictors.stock.evaluate import compare, format_table
 
 # What `train_and_export()` uses when called without arguments: offline, well under a minute
-# on 2 CPU cores. The CLI's defaults (keras_rnn.models.stock.cli) are bigger.
+# on 2 CPU cores. The CLI's defaults (keras_rnn.predictors.stock.cli) are bigger.
 QUICK: dict[str, Any] = {
     "source": "sp500",
     "cell": "lstm",
@@ -160,7 +160,7 @@ def train(
 
     Args:
         series: the prices; loaded from ``source``/``csv``/``ticker``/``length`` when None.
-        cell, units, layers: the network (:func:`~keras_rnn.models.stock.build.build_model`).
+        cell, units, layers: the network (:func:`~keras_rnn.predictors.stock.build.build_model`).
         window, min_window: training windows have lengths drawn from [min_window, window];
             validation and test windows are ``window`` long.
         horizon: days ahead; target: ``"returns"`` or ``"prices"`` (see
@@ -170,8 +170,8 @@ def train(
     """
     import keras
 
-    from keras_rnn.models.stock.build import build_model
-    from keras_rnn.models.stock.export import make_forecaster
+    from keras_rnn.predictors.stock.build import build_model
+    from keras_rnn.predictors.stock.export import make_forecaster
     from keras_rnn.training import Trainer
     from keras_rnn.training.devices import resolve_strategy
 
@@ -269,7 +269,7 @@ def predict(forecaster, windows: Windows, batch_size: int = 1024) -> np.ndarray:
 
 def write_outputs(run: StockRun, output_dir: str | Path) -> dict[str, Path]:
     """Write ``metrics.json``, ``metrics.txt`` and the plots into ``output_dir``; return paths."""
-    from keras_rnn.models.stock.plots import plot_forecast, plot_history
+    from keras_rnn.predictors.stock.plots import plot_forecast, plot_history
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -301,7 +301,7 @@ def train_and_export(
     TensorBoard logs go to ``<output_dir>/logs`` unless ``trainer_options`` says otherwise.
     In a multi-worker run only the chief writes and exports; the others return None.
     """
-    from keras_rnn.models.stock.export import export_version
+    from keras_rnn.predictors.stock.export import export_version
     from keras_rnn.training.devices import is_chief, resolve_strategy
 
     if output_dir is not None:

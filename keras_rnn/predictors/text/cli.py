@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_rnn.models.text.train import TextOptions
+from keras_rnn.predictors.text.train import TextOptions
 from keras_rnn.training.cli_args import (
     add_training_arguments,
     positive_int,
@@ -167,7 +167,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> dict:
-    """The :func:`~keras_rnn.models.text.train_and_export` keyword arguments of ``args``."""
+    """The :func:`~keras_rnn.predictors.text.train_and_export` keyword arguments of ``args``."""
     trainer = trainer_options_from_args(args)
     return {
         "corpus": args.corpus,
@@ -201,8 +201,8 @@ def _fail(flag: str, value: object, message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from keras_rnn.data.text import CorpusError
-    from keras_rnn.models.repository import read_card, remove_orphans
-    from keras_rnn.models.text.train import train_and_export
+    from keras_rnn.predictors.repository import read_card, remove_orphans
+    from keras_rnn.predictors.text.train import train_and_export
     from keras_rnn.training.checkpoints import CheckpointError
     from keras_rnn.training.cli_args import check_training_args, configure_runtime
 

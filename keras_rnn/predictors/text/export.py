@@ -16,7 +16,7 @@ signature           inputs                                              outputs
 Tokenisation (the Keras ``StringLookup`` tables), the vocabulary, the step-by-step decoder and
 the detokenisation are all in the graph (:class:`~.generate.StepDecoder`); loading needs only
 TensorFlow (``tf.saved_model.load``), not ``keras_rnn``. Versions are written atomically with
-:func:`keras_rnn.models.repository.write_version`.
+:func:`keras_rnn.predictors.repository.write_version`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from keras_rnn.models import repository
-from keras_rnn.models.text.generate import StepDecoder
+from keras_rnn.predictors import repository
+from keras_rnn.predictors.text.generate import StepDecoder
 from keras_rnn_contract import Text, text_signatures
 
 MODEL_NAME = Text.NAME

@@ -77,7 +77,7 @@ def categorical_per_row(logits: tf.Tensor, seed: tf.Tensor, step: tf.Tensor | in
 
 
 class StepDecoder:
-    """Decode with a model from :func:`~keras_rnn.models.text.build.build_language_model`.
+    """Decode with a model from :func:`~keras_rnn.predictors.text.build.build_language_model`.
 
     Args:
         model: the trained next-token model (layers ``embedding``, ``rnn_i``, ``logits``).

@@ -161,8 +161,8 @@ def train(opts: TextOptions) -> TrainResult:
     import keras
 
     from keras_rnn.data.text import sequence_dataset, window_examples
-    from keras_rnn.models.text.baselines import baselines, unigram_probs
-    from keras_rnn.models.text.build import build_language_model, sequence_loss
+    from keras_rnn.predictors.text.baselines import baselines, unigram_probs
+    from keras_rnn.predictors.text.build import build_language_model, sequence_loss
     from keras_rnn.training import Trainer
     from keras_rnn.training.data import shuffled_per_epoch
     from keras_rnn.training.devices import resolve_strategy
@@ -224,7 +224,7 @@ def train(opts: TextOptions) -> TrainResult:
 
 def make_decoder(result: TrainResult, opts: TextOptions):
     """The step-by-step decoder of a trained result (what the export serves)."""
-    from keras_rnn.models.text.generate import StepDecoder
+    from keras_rnn.predictors.text.generate import StepDecoder
 
     opts = opts.resolved()
     return StepDecoder(
@@ -283,7 +283,7 @@ def export(result: TrainResult, opts: TextOptions) -> Path:
     import tensorflow as tf
 
     import keras_rnn
-    from keras_rnn.models.text.export import export_version
+    from keras_rnn.predictors.text.export import export_version
 
     opts = opts.resolved()
     decoder = make_decoder(result, opts)
