@@ -133,7 +133,8 @@ def warmup_records(model_name: str, examples: dict[str, dict[str, np.ndarray]]) 
         for key, value in inputs.items():
             request.inputs[key] = tf.make_tensor_proto(value).SerializeToString()
         log = m["PredictionLog"](predict_log=m["PredictLog"](request=request))
-        records.append(log.SerializeToString())
+        # Deterministic: map entries sorted by key, so the same model always writes the same bytes.
+        records.append(log.SerializeToString(deterministic=True))
     return records
 
 
