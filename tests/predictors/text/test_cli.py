@@ -97,7 +97,7 @@ def test_a_tiny_run_exports_a_version_with_logs(corpus_file, tmp_path):
 def test_the_cli_module_does_not_import_tensorflow():
     # `import keras_rnn` loads TensorFlow to register the layers with Keras; stub the parent
     # package so that only this module's own imports count.
-    pkg = str(Path(__file__).resolve().parents[2] / "keras_rnn")
+    pkg = str(Path(__file__).resolve().parents[3] / "keras_rnn")
     code = (
         "import sys, types\n"
         f"pkg = types.ModuleType('keras_rnn'); pkg.__path__ = [{pkg!r}]\n"
