@@ -26,6 +26,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 COPY pyproject.toml setup.py README.md LICENSE ./
 COPY keras_rnn ./keras_rnn
 COPY keras_rnn_cli ./keras_rnn_cli
+COPY keras_rnn_contract ./keras_rnn_contract
 COPY serving ./serving
 COPY tutorials ./tutorials
 COPY deploy/train-missing.sh /usr/local/bin/train-missing

@@ -12,11 +12,15 @@ from setuptools import find_packages, setup
 TUTORIALS = "keras_rnn.tutorials"
 
 setup(
-    packages=[*find_packages(include=["keras_rnn*", "keras_rnn_cli*", "serving*"]), TUTORIALS],
+    packages=[
+        *find_packages(include=["keras_rnn*", "keras_rnn_cli*", "keras_rnn_contract*", "serving*"]),
+        TUTORIALS,
+    ],
     package_dir={TUTORIALS: "tutorials"},
     package_data={
         "keras_rnn": ["py.typed", "data/stock/bundled/*.csv", "data/stock/bundled/README.md"],
         "keras_rnn_cli": ["py.typed"],
+        "keras_rnn_contract": ["py.typed"],
         "serving": ["static/*", "static/**/*"],
         TUTORIALS: ["*.py", "README.md"],
     },

@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from keras_rnn_contract import CARD_FILE, Stock, latest_version_dir
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "serving.json"
 DOC = REPO / "docs" / "benchmarks.md"
@@ -44,33 +46,28 @@ CONCURRENCY = (1, 16, 64)
 
 # ---- model -------------------------------------------------------------------------------------
 def prepare_model(model_dir: Path | None, work: Path) -> tuple[Path, str]:
-    """A repository with a stock model: the given one, else a quick real export, else the fixture."""
+    """A repository with a stock model: the given one, else a quick real export (1 epoch)."""
     if model_dir is not None:
-        if not (model_dir / "stock").is_dir():
-            raise SystemExit(f"--model-dir {str(model_dir)!r}: no stock model in it")
+        if latest_version_dir(model_dir, Stock.NAME) is None:
+            raise SystemExit(f"--model-dir {str(model_dir)!r}: no stock model version in it")
         return model_dir, f"given: {model_dir}"
     try:
-        from keras_rnn.models.stock import train_and_export
-
-        path = train_and_export(model_dir=work, epochs=1)
-        card = json.loads((path / "model_card.json").read_text())
-        model = card.get("model", {})
-        return work, f"quick real export ({model.get('cell')}, {model.get('units')} units, 1 epoch)"
-    except Exception as err:  # the predictor may be unavailable; the fixture still measures serving
-        print(
-            f"bench: real stock export failed ({type(err).__name__}: {err}); using the test fixture"
-        )
-        sys.path.insert(0, str(REPO))
-        from tests.fixtures.savedmodels import write_stock_model
-
-        write_stock_model(work, 1)
-        return work, "test fixture (one-unit recurrence)"
+        from keras_rnn.predictors.stock import train_and_export
+    except ImportError as err:
+        raise SystemExit(
+            f"bench: the stock predictor is not installed ({err}); install keras-rnn[stock] "
+            "or pass --model-dir"
+        ) from None
+    path = train_and_export(model_dir=work, epochs=1)
+    card = json.loads((path / CARD_FILE).read_text())
+    model = card.get("model", {})
+    return work, f"quick real export ({model.get('cell')}, {model.get('units')} units, 1 epoch)"
 
 
 def window_of(model_dir: Path) -> int:
-    versions = sorted(int(p.name) for p in (model_dir / "stock").iterdir() if p.name.isdigit())
-    card_path = model_dir / "stock" / str(versions[-1]) / "model_card.json"
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    version = latest_version_dir(model_dir, Stock.NAME)
+    card_path = None if version is None else version / CARD_FILE
+    card = json.loads(card_path.read_text()) if card_path and card_path.is_file() else {}
     for key in ("window", "max_window"):
         for section in (card.get("model", {}), card.get("data", {}), card):
             if isinstance(section.get(key), int):
@@ -85,21 +82,19 @@ def in_process(
     import numpy as np
     import tensorflow as tf
 
-    versions = sorted(int(p.name) for p in (model_dir / "stock").iterdir() if p.name.isdigit())
-    fn = tf.saved_model.load(str(model_dir / "stock" / str(versions[-1]))).signatures[
-        "serving_default"
-    ]
+    version = latest_version_dir(model_dir, Stock.NAME)
+    fn = tf.saved_model.load(str(version)).signatures[Stock.SERVE]
     rng = np.random.default_rng(0)
     out = {}
     for batch in CONCURRENCY:
         prices = tf.constant(2700 + rng.normal(0, 10, (batch, window)).cumsum(axis=1), tf.float32)
         for _ in range(20):
-            fn(prices=prices)["forecast"].numpy()
+            fn(**{Stock.PRICES: prices})[Stock.FORECAST].numpy()
         times = []
         deadline = time.perf_counter() + seconds
         while len(times) < calls and time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            fn(prices=prices)["forecast"].numpy()
+            fn(**{Stock.PRICES: prices})[Stock.FORECAST].numpy()
             times.append(time.perf_counter() - t0)
         med = statistics.median(times)
         out[batch] = {"calls": len(times), "median_ms": med * 1e3, "rows_per_s": batch / med}
@@ -363,7 +358,7 @@ def measure_service(
                 before = batch_stats(port)
                 run = asyncio.run(load(port, path, body, c, requests, seconds))
                 after = batch_stats(port)
-                sig = "serving_default" if "predict" in path else "padded"
+                sig = Stock.SERVE if "predict" in path else Stock.PADDED
                 rows0, calls0 = before.get(sig, (0.0, 0.0))
                 rows1, calls1 = after.get(sig, (0.0, 0.0))
                 run["mean_batch"] = (

@@ -99,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(model_dir: Path, output_dir: Path) -> None:
-    from keras_rnn.models import stock, text
-    from keras_rnn.models.repository import read_card
-    from keras_rnn.models.text.cli import metrics_table
+    from keras_rnn.predictors import stock, text
+    from keras_rnn.predictors.repository import read_card
+    from keras_rnn.predictors.text.cli import metrics_table
 
     _banner("1/3 Training the stock predictor (S&P 500 daily closes shipped with keras-rnn)")
     started = time.perf_counter()

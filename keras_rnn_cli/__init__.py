@@ -22,11 +22,11 @@ from collections.abc import Sequence
 # command path -> (module, one-line help)
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train", "stock"): (
-        "keras_rnn.models.stock.cli",
+        "keras_rnn.predictors.stock.cli",
         "train and export the stock price predictor",
     ),
     ("train", "text"): (
-        "keras_rnn.models.text.cli",
+        "keras_rnn.predictors.text.cli",
         "train and export the next-token text predictor",
     ),
     ("tutorial",): ("keras_rnn.tutorial_cli", "run a tutorial lesson by name"),

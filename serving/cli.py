@@ -17,7 +17,9 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})=([0-9]+(?:,[0-9]+)*)$")
+from keras_rnn_contract import is_valid_name, parse_version
+
+_VERSIONS = re.compile(r"^[0-9]+(?:,[0-9]+)*$")
 # prometheus_client's multiprocess mode: where each worker keeps its metric values.
 MULTIPROC_VAR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -67,12 +69,13 @@ def _positive_float(text: str) -> float:
 
 
 def _pin(text: str) -> tuple[str, list[int]]:
-    match = _PIN.match(text)
-    if not match or any(int(v) < 1 for v in match.group(2).split(",")):
+    name, _, versions = text.partition("=")
+    numbers = [parse_version(v) for v in versions.split(",")] if _VERSIONS.match(versions) else []
+    if not is_valid_name(name) or not numbers or None in numbers:
         raise argparse.ArgumentTypeError(
             f"expected NAME=VERSION[,VERSION...] with positive versions, got {text!r}"
         )
-    return match.group(1), [int(v) for v in match.group(2).split(",")]
+    return name, [int(v) for v in versions.split(",")]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from keras_rnn_contract import Text
+
 from .exceptions import InvalidInput
 
 
@@ -26,9 +28,9 @@ class Limits(Protocol):
 
 # Signature inputs whose value is a count the service bounds: input name -> Limits field.
 SCALAR_LIMITS: dict[str, str] = {
-    "k": "max_k",
-    "top_k": "max_k",
-    "max_tokens": "max_generate_tokens",
+    Text.K: "max_k",
+    Text.TOP_K: "max_k",
+    Text.MAX_TOKENS: "max_generate_tokens",
 }
 
 

@@ -1,6 +1,7 @@
 """The model repository: load, warm, watch and swap versions of TensorFlow Serving layout.
 
-Layout: ``<model_dir>/<name>/<version>/saved_model.pb`` (+ ``model_card.json``). Each scan:
+Layout (the export contract, :mod:`keras_rnn_contract`):
+``<model_dir>/<name>/<version>/saved_model.pb`` (+ ``model_card.json``). Each scan:
 
 1. lists the complete version directories of every model (hidden ``.tmp-*`` ones are skipped);
 2. picks the versions to serve from the model's :class:`~serving.settings.VersionPolicy`
@@ -42,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keras_rnn_contract import CARD_FILE, DEFAULT_SIGNATURE, is_valid_name, version_dirs
+
 from .exceptions import (
     ModelNotFound,
     ServiceNotReady,
@@ -54,9 +57,6 @@ from .settings import Settings, VersionPolicy
 from .signatures import Signature
 
 log = logging.getLogger("serving.registry")
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-CARD_FILE = "model_card.json"
 
 
 @dataclass
@@ -77,7 +77,7 @@ class ModelVersion:
         return self.state == "AVAILABLE"
 
     def signature(self, name: str | None) -> Signature:
-        key = name or "serving_default"
+        key = name or DEFAULT_SIGNATURE
         sig = self.signatures.get(key)
         if sig is None:
             known = ", ".join(sorted(self.signatures)) or "none"
@@ -191,7 +191,7 @@ class Registry:
         if versions is None:
             if not self.initial_scan_done.is_set():
                 raise ServiceNotReady("Models are still loading.", self.settings.retry_after_s)
-            shown = name if _NAME.match(name) else repr(name[:64])
+            shown = name if is_valid_name(name) else repr(name[:64])
             known = ", ".join(self.names()) or "none"
             raise ModelNotFound(f"Unknown model `{shown}` (known: {known}).")
         return versions
@@ -256,15 +256,9 @@ class Registry:
         except OSError:
             return found
         for entry in entries:
-            if not entry.is_dir() or not _NAME.match(entry.name) or entry.name.startswith("."):
+            if not entry.is_dir() or not is_valid_name(entry.name) or entry.name.startswith("."):
                 continue
-            versions: dict[int, Path] = {}
-            try:
-                for sub in os.scandir(entry.path):
-                    if sub.is_dir() and sub.name.isdigit() and int(sub.name) > 0:
-                        versions[int(sub.name)] = Path(sub.path)
-            except OSError:
-                continue
+            versions = version_dirs(entry.path)
             if versions:
                 found[entry.name] = versions
         return found

@@ -20,6 +20,8 @@ from typing import Annotated
 import numpy as np
 from fastapi import Depends, Request
 
+from keras_rnn_contract import Text
+
 from .batching import Batcher
 from .encoding import check_finite
 from .exceptions import InvalidInput, RowRejected, ServingError
@@ -128,14 +130,14 @@ def model_message(err: BaseException) -> str:
 
 
 def _scalar_seed(sig: Signature) -> bool:
-    info = sig.inputs.get("seed")
+    info = sig.inputs.get(Text.SEED)
     return info is not None and info.shape == ()
 
 
 def _steps(arrays: dict[str, np.ndarray]) -> int:
     """Work per row for the batcher's wait estimate: ``1 + max_tokens`` for a signature that
     generates (one model step per token), else 1."""
-    steps = arrays.get("max_tokens")
+    steps = arrays.get(Text.MAX_TOKENS)
     if steps is not None and np.ndim(steps) == 0 and np.asarray(steps).dtype.kind in "iu":
         return 1 + max(0, int(steps))
     return 1

@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_rnn.models import warmup
+from keras_rnn.predictors import warmup
 
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
     """Tiny, quickly trained stock and text predictors, exported the way the CLI does."""
-    from keras_rnn.models.stock import train_and_export as stock_export
-    from keras_rnn.models.text import train_and_export as text_export
+    from keras_rnn.predictors.stock import train_and_export as stock_export
+    from keras_rnn.predictors.text import train_and_export as text_export
 
     root = tmp_path_factory.mktemp("warmup-models")
     stock_export(
@@ -79,7 +79,8 @@ def test_records_parse_with_tensorflow_servings_own_classes(exports):
         assert set(request.inputs) == set(inputs)
         for key, tensor in request.inputs.items():
             np.testing.assert_array_equal(tf.make_ndarray(tensor), inputs[key])
-        # Nothing unknown, nothing lost (map entries in key order, as the writer puts them).
+        # Nothing unknown, nothing lost. Deterministic serialization sorts map entries by key,
+        # as the writer does; a plain one follows the map's hash order, which is unspecified.
         assert log.SerializeToString(deterministic=True) == record
 
 

@@ -245,7 +245,13 @@ def test_wheel_contents_and_metadata(wheel):
         entry_points = archive.read(info.replace("METADATA", "entry_points.txt")).decode()
     assert meta["License-Expression"] == "Apache-2.0"
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
-    assert {"keras_rnn/py.typed", "keras_rnn_cli/py.typed", "keras_rnn_cli/__init__.py"} <= names
+    assert {
+        "keras_rnn/py.typed",
+        "keras_rnn_cli/py.typed",
+        "keras_rnn_cli/__init__.py",
+        "keras_rnn_contract/py.typed",
+        "keras_rnn_contract/__init__.py",
+    } <= names
     assert {
         "keras_rnn/data/stock/bundled/sp500.csv",
         "keras_rnn/data/stock/bundled/nasdaq.csv",
@@ -257,7 +263,7 @@ def test_wheel_contents_and_metadata(wheel):
     assert "serving/static/index.html" in names or any(
         n.startswith("serving/static/") for n in names
     )
-    for package in ("keras_rnn", "serving"):  # every module of the checkout is shipped
+    for package in ("keras_rnn", "keras_rnn_contract", "serving"):  # every module is shipped
         for path in (REPO / package).rglob("*.py"):
             assert path.relative_to(REPO).as_posix() in names, path
     assert "keras-rnn = keras_rnn_cli:main" in entry_points

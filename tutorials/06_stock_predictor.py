@@ -47,10 +47,10 @@ from keras_rnn.data.stock import (
     statland,
     to_dataset,
 )
-from keras_rnn.models.stock.build import build_model
-from keras_rnn.models.stock.export import export_version, make_forecaster
-from keras_rnn.models.stock.plots import plot_forecast
-from keras_rnn.models.stock.train import StockRun, train
+from keras_rnn.predictors.stock.build import build_model
+from keras_rnn.predictors.stock.export import export_version, make_forecaster
+from keras_rnn.predictors.stock.plots import plot_forecast
+from keras_rnn.predictors.stock.train import StockRun, train
 from keras_rnn.training import LearningRateScheduler
 
 LESSON = "06_stock_predictor"
@@ -212,7 +212,7 @@ def direction_by_slice(run: StockRun, n_slices: int = 5) -> list[float]:
     One number over one test period can be lucky (a run printed 1.000); the spread over
     slices says how much of it is luck.
     """
-    from keras_rnn.models.stock.evaluate import forecast_metrics
+    from keras_rnn.predictors.stock.evaluate import forecast_metrics
 
     forecast = run.forecasts[run.model_name]
     rates = []

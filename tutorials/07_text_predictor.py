@@ -49,7 +49,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_rnn.models.text.train import TextOptions, export, make_decoder, train
+from keras_rnn.predictors.text.train import TextOptions, export, make_decoder, train
 
 PROMPTS = ["let's meet at", "today the weather is good, and my mood is also", "the value of"]
 

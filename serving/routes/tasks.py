@@ -21,6 +21,8 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Depends
 
+from keras_rnn_contract import Stock, Text
+
 from ..auth import require_api_key
 from ..encoding import JSONBody
 from ..errors import bad_request, not_found
@@ -40,7 +42,8 @@ from .body import json_body, request_body
 
 router = APIRouter(tags=["Tasks"], dependencies=[Depends(require_api_key)])
 
-STOCK, TEXT = "stock", "text"
+# The models the task routes serve, and their tensors: the export contract.
+STOCK, TEXT = Stock.NAME, Text.NAME
 
 
 @router.post(
@@ -63,18 +66,18 @@ async def forecast(
     if np.abs(prices).max() > float(np.finfo(np.float32).max):
         raise bad_request("`prices` has a value too large for float32.")
     row = prices.astype(np.float32)[None, :]
-    if "padded" in mv.signatures:
-        sig = mv.signatures["padded"]
+    if Stock.PADDED in mv.signatures:
+        sig = mv.signatures[Stock.PADDED]
         # Pad to a bucket so requests of nearby lengths share one batch key.
         bucket = 1 << max(0, (n - 1).bit_length())
         padded = np.zeros((1, bucket), np.float32)
         padded[0, :n] = row
-        arrays = {"prices": padded, "lengths": np.array([n], np.int32)}
+        arrays = {Stock.PRICES: padded, Stock.LENGTHS: np.array([n], np.int32)}
     else:
         sig = mv.signature(None)
-        arrays = {"prices": row}
+        arrays = {Stock.PRICES: row}
     out = await service.predict(mv, sig, arrays)
-    values = np.asarray(out["forecast"], np.float32).reshape(-1)
+    values = np.asarray(out[Stock.FORECAST], np.float32).reshape(-1)
     return JSONBody(
         {"model": STOCK, "version": mv.version, "forecast": values, "horizon": int(values.size)}
     )
@@ -92,11 +95,14 @@ async def text_next(
     """The k most likely next tokens after ``text``, with their probabilities."""
     check_text(req.text, service.limits)
     mv = service.registry.get(TEXT, req.version)
-    sig = mv.signature("next")
-    arrays = {"text": np.array([req.text.encode()], dtype=object), "k": np.array(req.k, np.int32)}
+    sig = mv.signature(Text.NEXT)
+    arrays = {
+        Text.TEXT: np.array([req.text.encode()], dtype=object),
+        Text.K: np.array(req.k, np.int32),
+    }
     out = await service.predict(mv, sig, arrays)
-    tokens = [t.decode("utf-8", "replace") for t in out["tokens"][0]]
-    probs = np.asarray(out["probabilities"][0], np.float32)
+    tokens = [t.decode("utf-8", "replace") for t in out[Text.TOKENS][0]]
+    probs = np.asarray(out[Text.PROBABILITIES][0], np.float32)
     suggestions = [{"token": t, "probability": p} for t, p in zip(tokens, probs, strict=True)]
     return JSONBody({"model": TEXT, "version": mv.version, "suggestions": suggestions})
 
@@ -116,18 +122,18 @@ async def text_generate(
     """
     check_text(req.text, service.limits)
     mv = service.registry.get(TEXT, req.version)
-    sig = mv.signature("generate")
+    sig = mv.signature(Text.GENERATE)
     seed = req.seed if req.seed is not None else secrets.randbelow(2**31 - 1)
     arrays = {
-        "text": np.array([req.text.encode()], dtype=object),
-        "max_tokens": np.array(req.max_tokens, np.int32),
-        "temperature": np.array(req.temperature, np.float32),
-        "top_k": np.array(req.top_k, np.int32),
+        Text.TEXT: np.array([req.text.encode()], dtype=object),
+        Text.MAX_TOKENS: np.array(req.max_tokens, np.int32),
+        Text.TEMPERATURE: np.array(req.temperature, np.float32),
+        Text.TOP_K: np.array(req.top_k, np.int32),
         # One seed per row (exports before the per-row seed take a scalar).
-        "seed": np.array(seed if sig.inputs["seed"].shape == () else [seed], np.int32),
+        Text.SEED: np.array(seed if sig.inputs[Text.SEED].shape == () else [seed], np.int32),
     }
     out = await service.predict(mv, sig, arrays)
-    continuation = out["continuation"][0].decode("utf-8", "replace")
+    continuation = out[Text.CONTINUATION][0].decode("utf-8", "replace")
     return JSONBody(
         {"model": TEXT, "version": mv.version, "text": req.text, "continuation": continuation}
     )

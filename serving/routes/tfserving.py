@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 
+from keras_rnn_contract import DEFAULT_SIGNATURE
+
 from ..auth import require_api_key
 from ..encoding import JSONBody, jsonable
 from ..errors import bad_request
@@ -51,7 +53,7 @@ _PREDICT_BODY = {
                     },
                 },
                 "example": {
-                    "signature_name": "serving_default",
+                    "signature_name": DEFAULT_SIGNATURE,
                     "instances": [[101.0, 102.5, 103.0]],
                 },
             }

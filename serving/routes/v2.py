@@ -21,6 +21,8 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from keras_rnn_contract import DEFAULT_SIGNATURE, Stock
+
 from ..auth import require_api_key
 from ..encoding import JSONBody, dumps, jsonable
 from ..errors import bad_request
@@ -65,7 +67,7 @@ _INFER_BODY = {
                 "example": {
                     "inputs": [
                         {
-                            "name": "prices",
+                            "name": Stock.PRICES,
                             "shape": [1, 3],
                             "datatype": "FP32",
                             "data": [101.0, 102.5, 103.0],
@@ -114,7 +116,7 @@ def _tensor_meta(t: TensorInfo) -> dict[str, Any]:
 def _model_metadata(service: Service, mv: ModelVersion) -> dict[str, Any]:
     sig = (
         mv.signature(None)
-        if "serving_default" in mv.signatures
+        if DEFAULT_SIGNATURE in mv.signatures
         else next(iter(mv.signatures.values()))
     )
     versions = service.registry.versions(mv.name)

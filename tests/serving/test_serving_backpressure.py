@@ -256,8 +256,8 @@ def run_load(port: int, clients: int = 500, seconds: float = 20.0, max_tokens: i
 
 def write_real_models(root) -> None:
     """Tiny real exports (the load test needs a model whose steps cost something)."""
-    from keras_rnn.models.stock import train_and_export as stock_export
-    from keras_rnn.models.text import train_and_export as text_export
+    from keras_rnn.predictors.stock import train_and_export as stock_export
+    from keras_rnn.predictors.text import train_and_export as text_export
 
     stock_export(
         model_dir=root, epochs=1, units=16, window=20, min_window=5, length=400,

@@ -11,8 +11,8 @@ import pytest
 def real_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("real-models")
     try:
-        from keras_rnn.models.stock import train_and_export as stock_export
-        from keras_rnn.models.text import train_and_export as text_export
+        from keras_rnn.predictors.stock import train_and_export as stock_export
+        from keras_rnn.predictors.text import train_and_export as text_export
     except ImportError as err:  # the predictors are built in parallel; skip until they exist
         pytest.skip(f"a predictor package is not importable yet: {err}")
     stock_export(

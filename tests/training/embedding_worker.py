@@ -19,7 +19,7 @@ def main() -> None:
     import keras
 
     from keras_rnn.data.text import window_examples
-    from keras_rnn.models.text.build import build_language_model, sequence_loss
+    from keras_rnn.predictors.text.build import build_language_model, sequence_loss
     from keras_rnn.training import Trainer
     from keras_rnn.training.data import shuffled_per_epoch
 
