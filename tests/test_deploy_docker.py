@@ -177,3 +177,18 @@ def test_tf_serving_exposes_prometheus_metrics():
     body = re.search(r"prometheus_config\s*\{(.*?)\}", config, re.S).group(1)
     assert re.search(r"enable:\s*true", body)
     assert re.search(r'path:\s*"/monitoring/prometheus/metrics"', body)
+
+
+def test_the_lock_carries_the_build_backend_the_dockerfile_builds_with(lock):
+    """``pip install --no-deps --no-build-isolation .`` builds keras-rnn with the setuptools
+    already in the image, which is the lock's (``--allow-unsafe``): the setuptools Python 3.11
+    bundles (65.5 in a fresh venv here) is older than the SPDX ``license`` string needs
+    (>= 77), so a lock compiled without it would break the image build."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "--no-build-isolation" in dockerfile
+    build = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+    for text in build:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        assert name in lock, f"build requirement {name} is not in deploy/requirements.lock"
+        assert req.specifier.contains(lock[name]), (name, lock[name], str(req.specifier))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.tutorials.helpers import assert_plots_written, run_full, run_quick
+from tests.tutorials.helpers import assert_plots_written, png_outputs, run_full, run_quick
 
 STEM = "02_rnn_from_scratch"
 
@@ -42,6 +42,23 @@ def test_mean_error_is_reported_against_the_article(findings):
     assert findings["numpy_mean_error_pct"] == pytest.approx(
         findings["keras_mean_error_pct"], rel=0.1
     )
+
+
+def test_truncated_bptt_forgets_the_far_terms_and_trains_less_far(findings):
+    """Section 4: k = T is full BPTT (error 0); at the start the error falls as k grows (the
+    near steps carry most of the gradient); training with k = 1 < k = 3 < full ends higher."""
+    truncation = findings["truncation"]
+    start, trained = truncation["error_at_start"], truncation["error_trained"]
+    full = max(start)
+    assert sorted(start) == sorted(trained) == list(range(1, full + 1))
+    assert start[full] < 1e-12 and trained[full] < 1e-12  # the same sum, every term kept
+    assert start[1] > start[3] > start[full // 2] > start[full]
+    assert start[1] > 0.3  # one backward step misses much of the gradient
+    final = truncation["final_mse"]
+    assert set(final) == {1, 3, full}
+    assert final[1] > final[3] > final[full]  # shorter truncation: trains less far
+    shown = [cell for _, cell in png_outputs(findings["_notebook"])]
+    assert any("TRUNCATIONS" in line for line in shown), shown  # its figure is inline
 
 
 def test_plots_written(findings):

@@ -84,3 +84,16 @@ def test_full_run_shows_the_vanilla_rnn_failing_where_gated_cells_work(tmp_path_
         assert failure["distance"] is not None, f"{task}: SimpleRNN never failed"
         assert any(failure["gated_work"].values()), f"{task}: no gated cell worked at {failure}"
     assert_plots_written(full)
+
+
+def test_the_quick_run_says_it_is_too_short_to_rank_the_cells(findings):
+    """Issue 15: quick mode once printed the lesson's opposite (SimpleRNN ahead of the LSTM on
+    the adding problem) without a word; now it says it cannot judge, under the scores."""
+    printed = "".join(
+        output.get("text", "")
+        for cell in findings["_notebook"].cells
+        for output in cell.get("outputs", [])
+        if output.get("name") == "stdout"
+    )
+    assert "too few to judge which cell remembers longer" in printed
+    assert "the quick run, as a notebook" in printed

@@ -44,6 +44,30 @@ def test_the_recurrent_cells_carry_the_cue_in_the_quick_run(findings):
     assert max(reach["LSTM"]["meet"] or 0, reach["GRU"]["meet"] or 0) >= 8
 
 
+def test_the_mood_sentence_defeats_every_ngram_and_a_recurrent_cell_learns_it(findings):
+    """The course's second example: its cue is >= 6 words back, past every n-gram's window."""
+    accuracy, reach = findings["accuracy"], findings["reach"]
+    for name in ("2-gram", "3-gram", "5-gram"):
+        assert all(score < 0.6 for score in accuracy[name]["mood"].values()), name
+    assert max(reach[cell]["mood"] or 0 for cell in ("SimpleRNN", "LSTM", "GRU")) >= 8
+
+
+def test_the_run_names_the_full_runs_findings_it_does_not_show(findings):
+    """A quick run's cell at chance on a sentence, or a SimpleRNN that needs no curriculum at
+    short distances, is said in the run itself, not left for the learner to misread."""
+    reach, notes = findings["reach"], findings["caveats"]
+    missing = {
+        (c, t) for c in ("SimpleRNN", "LSTM", "GRU") for t in reach[c] if reach[c][t] is None
+    }
+    named = {
+        (c, t) for c, t in missing if any(n.startswith(f"{c} ") and repr(t) in n for n in notes)
+    }
+    assert named == missing, notes
+    same = reach["SimpleRNN, no curriculum"] == reach["SimpleRNN"]
+    assert any("without the curriculum" in n for n in notes) == same, notes
+    assert len(notes) == len(missing) + same
+
+
 def test_the_learner_can_type_sentences(findings):
     typed = findings["typed"]["let's meet tomorrow evening at"]
     assert {"2-gram", "3-gram", "5-gram", "SimpleRNN", "LSTM", "GRU"} <= set(typed)
