@@ -304,6 +304,21 @@ def test_tensorboard_holds_each_step_once_after_a_resume(tmp_path):
     assert scalar_steps(logs, "epoch/loss") == [0, 1]
 
 
+def test_starting_over_with_no_resume_logs_each_step_once(tmp_path):
+    """Every checkpoint damaged, the start refused, then ``resume=False`` (``--no-resume``,
+    what the refusal says to do): the run starts over at step 1 in the same log_dir, and
+    the points of the run thrown away must go, as after a --restart."""
+    directory, logs = tmp_path / "ckpt", tmp_path / "logs"
+    trainer(directory, every=4, log_dir=str(logs)).fit(data(), epochs=1)
+    for path in directory.glob("ckpt-*.data-*"):
+        path.write_bytes(b"")
+    with pytest.warns(RuntimeWarning), pytest.raises(CheckpointError):
+        trainer(directory, every=4, log_dir=str(logs)).fit(data(), epochs=1)
+    trainer(directory, every=4, log_dir=str(logs), resume=False).fit(data(), epochs=1)
+    assert scalar_steps(logs, "train/loss") == [1, 2, 3, 4, 5, 6]
+    assert scalar_steps(logs, "epoch/loss") == [0]
+
+
 def test_steps_per_second_leaves_out_the_first_step_of_an_epoch(monkeypatch):
     from keras_rnn.training import progress
 
