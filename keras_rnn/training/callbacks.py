@@ -212,9 +212,10 @@ class TensorBoard(Callback):
         import tensorflow as tf
 
         if self.trainer.is_chief:
-            if getattr(self.trainer, "checkpoint_dir", None) and self.trainer.resume:
-                # Steps after the checkpoint the run goes on from were logged by the killed
-                # process and are about to be logged again: drop the old points.
+            if getattr(self.trainer, "checkpoint_dir", None):
+                # Steps after the checkpoint the run goes on from (all of them when it starts
+                # over: --restart, or --no-resume after damaged checkpoints) were logged by
+                # an earlier process and are about to be logged again: drop the old points.
                 drop_events_after(
                     self.log_dir,
                     self.trainer.global_step,

@@ -19,8 +19,11 @@ Tested with ``CSVLogger``, ``EarlyStopping``, ``ReduceLROnPlateau``, ``Terminate
 :data:`UNSUPPORTED`): it resumes through ``model.fit``'s own epoch counter, and the Trainer
 checkpoints and resumes by itself (``checkpoint_dir=``).
 
-Across a Trainer resume (``checkpoint_dir``) a Keras callback keeps its counters: the
-numeric attributes in :data:`STATE_ATTRIBUTES` (``EarlyStopping``'s and
+Across a Trainer resume (``checkpoint_dir``) the learning rate is the one saved with the
+optimizer: on an epoch resumed in its middle, a callback that sets the rate in
+``on_epoch_begin`` (``LearningRateScheduler(lambda epoch, lr: lr * 0.5)``) does not apply
+that epoch's step a second time (the rate is put back after its hook). A Keras callback
+keeps its counters: the numeric attributes in :data:`STATE_ATTRIBUTES` (``EarlyStopping``'s and
 ``ReduceLROnPlateau``'s ``wait``, ``best``, ``cooldown_counter`` ...) go into the checkpoint
 and are put back after the callback's own ``on_train_begin`` (which resets them). Not kept:
 ``EarlyStopping``'s best weights (they would double every checkpoint), and the state of
@@ -123,7 +126,19 @@ class KerasCallback(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._epoch_start_step = self.trainer.global_step
+        trainer = self.trainer
+        if epoch != trainer.initial_epoch or trainer.initial_step_in_epoch == 0:
+            self.callback.on_epoch_begin(epoch, _copy(logs))
+            return
+        # An epoch resumed in its middle: its beginning ran in the interrupted process, and
+        # the rate restored with the optimizer is the one that epoch trained with. A
+        # callback that sets the rate here (LearningRateScheduler with `lr * 0.5`) would
+        # apply the epoch's step a second time: put the restored rate back.
+        optimizer = trainer.base_optimizer
+        restored = float(np.asarray(optimizer.learning_rate))
         self.callback.on_epoch_begin(epoch, _copy(logs))
+        if float(np.asarray(optimizer.learning_rate)) != restored:
+            optimizer.learning_rate = restored
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self.callback.on_epoch_end(epoch, _copy(logs))

@@ -128,6 +128,7 @@ class Trainer:
         self.stop_training = False
         self.global_step = 0
         self.initial_epoch = 0  # the epoch fit started (or resumed) in
+        self.initial_step_in_epoch = 0  # batches of initial_epoch done before (a resume)
         self.resumed_from: str | None = None  # the checkpoint fit resumed from, if any
         self._check_model_scope()
         self._loss_fn = resolve_loss(loss)
@@ -271,7 +272,7 @@ class Trainer:
         self.stop_training = False
 
         start_epoch, skip = self._restore(history, user_callbacks)
-        self.initial_epoch = start_epoch
+        self.initial_epoch, self.initial_step_in_epoch = start_epoch, skip
         if self._store is not None and start_epoch < epochs and not self.stop_training:
             # A resume must see the batches the uninterrupted run saw: refuse an order drawn
             # from a per-process counter (it would replay epoch 0's order after a restart).

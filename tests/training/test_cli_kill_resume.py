@@ -6,7 +6,9 @@ checkpoint writes (between the renames that publish a checkpoint's files), and a
 steps across its epochs; each time the same command is started again. The last start runs
 to the end. Its newest checkpoint (weights, optimizer slots, counters, dropout RNG state,
 history with every step's gradient norm) must equal the uninterrupted run's exactly, and its
-TensorBoard log must hold every step once.
+TensorBoard log must hold every step once. The last start must really have resumed (from the
+step the kills left it at): the runs are seeded, so one that silently started over would end
+with the same weights too.
 
 The quick test (default run) kills one ``train stock`` inside a checkpoint write; the
 exhaustive one (``-m slow``) does the whole sequence for both predictors.
@@ -66,10 +68,28 @@ def run_killed(args: list[str], *, step: int | None = None, publish: int | None 
     return done
 
 
-def run_cli(args: list[str]) -> None:
+def run_cli(args: list[str]) -> int:
+    """Run the command in this process; return the global step it went on from (0: it
+    started over). Without this, a resume that silently started over would pass: the run
+    is seeded, so training from step 0 ends with the same weights too."""
     from keras_rnn.cli import main
+    from keras_rnn.training.trainer import Trainer
 
-    assert main(args) == 0
+    real = Trainer._restore
+    started: list[int] = []
+
+    def restore(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        started.append(self.global_step)
+        return out
+
+    Trainer._restore = restore
+    try:
+        assert main(args) == 0
+    finally:
+        Trainer._restore = real
+    assert len(started) == 1, started
+    return started[0]
 
 
 def final_checkpoint(directory: Path) -> tuple[str, dict[str, np.ndarray]]:
@@ -117,8 +137,8 @@ def test_train_stock_killed_inside_a_checkpoint_write_resumes_exactly(tmp_path):
     run_killed(command(STOCK, resumed), publish=17)
     assert not (resumed / "ckpt" / "ckpt-10.index").exists()
     assert (resumed / "ckpt" / "ckpt-8.index").exists()
-    run_cli(command(STOCK, resumed))
-    run_cli(command(STOCK, reference))
+    assert run_cli(command(STOCK, resumed)) == 8  # it resumed from ckpt-8
+    assert run_cli(command(STOCK, reference)) == 0
     assert_same_run(resumed, reference, STOCK_STEPS)
 
 
@@ -143,6 +163,7 @@ def test_killed_again_and_again_through_the_cli_resumes_exactly(tmp_path, base, 
     print(f"kill steps drawn with seed {seed}")
     resumed, reference = tmp_path / "resumed", tmp_path / "reference"
     kill_sequence(base, resumed, steps, seed)
-    run_cli(command(base, resumed))
-    run_cli(command(base, reference))
+    # The last kill was in the third epoch, after the second epoch's end was saved.
+    assert run_cli(command(base, resumed)) >= 2 * (steps // 3)
+    assert run_cli(command(base, reference)) == 0
     assert_same_run(resumed, reference, steps)

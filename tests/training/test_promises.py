@@ -219,17 +219,48 @@ def halve_after_first(epoch: int, lr: float) -> float:
     return lr * 0.5 if epoch else lr
 
 
-def test_a_schedule_relative_to_the_rate_is_applied_once_per_epoch_across_a_resume(tmp_path):
+@pytest.mark.parametrize(
+    "scheduler",
+    [LearningRateScheduler, keras.callbacks.LearningRateScheduler],
+    ids=["ours", "keras"],
+)
+def test_a_schedule_relative_to_the_rate_is_applied_once_per_epoch_across_a_resume(
+    tmp_path, scheduler
+):
+    """Killed in epoch 2 (step 9 of 6-step epochs) and resumed: the rate restored with the
+    optimizer is epoch 2's already; applying the schedule again would halve it twice."""
     directory = tmp_path / "ckpt"
     first = trainer(directory, every=100)
     with pytest.raises(TrainingInterrupted):
-        first.fit(data(), epochs=3, callbacks=[LearningRateScheduler(halve_after_first), TermAt(9)])
+        first.fit(data(), epochs=3, callbacks=[scheduler(halve_after_first), TermAt(9)])
     resumed = trainer(directory, every=100)
-    history = resumed.fit(data(), epochs=3, callbacks=[LearningRateScheduler(halve_after_first)])
+    history = resumed.fit(data(), epochs=3, callbacks=[scheduler(halve_after_first)])
     np.testing.assert_allclose(history.history["learning_rate"], [0.01, 0.005, 0.0025])
     reference = trainer(None)
-    reference.fit(data(), epochs=3, callbacks=[LearningRateScheduler(halve_after_first)])
+    reference.fit(data(), epochs=3, callbacks=[scheduler(halve_after_first)])
     assert_same_weights(resumed.model, reference.model)
+
+
+def test_a_keras_callback_setting_the_rate_at_every_epoch_begin_is_not_reapplied_on_resume(
+    tmp_path,
+):
+    """Any Keras callback that moves the rate in ``on_epoch_begin`` (here a LambdaCallback
+    multiplying it by 0.1 each epoch): the resumed epoch keeps the rate it was saved with."""
+
+    def tenth(trainer_):
+        def on_epoch_begin(epoch, logs=None):
+            optimizer = trainer_.base_optimizer
+            optimizer.learning_rate = float(np.asarray(optimizer.learning_rate)) * 0.1
+
+        return keras.callbacks.LambdaCallback(on_epoch_begin=on_epoch_begin)
+
+    directory = tmp_path / "ckpt"
+    first = trainer(directory, every=100)
+    with pytest.raises(TrainingInterrupted):
+        first.fit(data(), epochs=2, callbacks=[tenth(first), TermAt(8)])
+    resumed = trainer(directory, every=100)
+    history = resumed.fit(data(), epochs=2, callbacks=[tenth(resumed)])
+    np.testing.assert_allclose(history.history["learning_rate"], [1e-3, 1e-4], rtol=1e-6)
 
 
 def test_an_early_stopped_run_started_again_does_nothing(tmp_path):
@@ -271,6 +302,21 @@ def test_tensorboard_holds_each_step_once_after_a_resume(tmp_path):
     trainer(directory, every=4, log_dir=str(logs)).fit(data(), epochs=2)
     assert scalar_steps(logs, "train/loss") == list(range(1, 13))
     assert scalar_steps(logs, "epoch/loss") == [0, 1]
+
+
+def test_starting_over_with_no_resume_logs_each_step_once(tmp_path):
+    """Every checkpoint damaged, the start refused, then ``resume=False`` (``--no-resume``,
+    what the refusal says to do): the run starts over at step 1 in the same log_dir, and
+    the points of the run thrown away must go, as after a --restart."""
+    directory, logs = tmp_path / "ckpt", tmp_path / "logs"
+    trainer(directory, every=4, log_dir=str(logs)).fit(data(), epochs=1)
+    for path in directory.glob("ckpt-*.data-*"):
+        path.write_bytes(b"")
+    with pytest.warns(RuntimeWarning), pytest.raises(CheckpointError):
+        trainer(directory, every=4, log_dir=str(logs)).fit(data(), epochs=1)
+    trainer(directory, every=4, log_dir=str(logs), resume=False).fit(data(), epochs=1)
+    assert scalar_steps(logs, "train/loss") == [1, 2, 3, 4, 5, 6]
+    assert scalar_steps(logs, "epoch/loss") == [0]
 
 
 def test_steps_per_second_leaves_out_the_first_step_of_an_epoch(monkeypatch):
