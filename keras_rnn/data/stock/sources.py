@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from keras_rnn.data import DataError
+
 SOURCES = ("sp500", "nasdaq", "csv", "yfinance", "statland", "synthetic")
 
 DATE_COLUMNS = ("date", "datetime", "timestamp", "time", "day")
@@ -43,10 +45,6 @@ STATLAND_RULES: dict[tuple[float, float], float] = {
     (HIGH, MEDIUM): LOW,
     (HIGH, HIGH): HIGH,
 }
-
-
-class DataError(ValueError):
-    """A price source could not deliver a clean series; the message says what and where."""
 
 
 @dataclass(frozen=True)
