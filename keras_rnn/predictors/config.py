@@ -42,7 +42,8 @@ TRAINER_DICTS = ("trainer_options", "trainer")
 
 
 class ConfigError(ValueError):
-    """A setting that cannot be used. ``key`` is the field, ``value`` what was given.
+    """A setting that cannot be used. ``key`` is the field, ``value`` what was given (None
+    where the message says it, or the setting takes none).
 
     ``message`` may name other fields in backticks (```window```); :meth:`render` writes
     them the way the caller knows them (the command line: as flags).

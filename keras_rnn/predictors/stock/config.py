@@ -99,7 +99,7 @@ class StockConfig(RunConfig):
         if self.min_window > self.window:
             raise ConfigError(
                 "min_window",
-                self.min_window,
+                None,
                 f"expected at most `window` ({self.window}), got {self.min_window}",
             )
         source = self.source
