@@ -128,9 +128,7 @@ class ConfigFile:
             f = by_key.get(str(key).replace("_", "-"))
             if f is None or key in NOT_FILE_KEYS:
                 known = ", ".join(sorted(by_key))
-                raise argparse.ArgumentTypeError(
-                    f"{path}: unknown key {key!r} (known: {known})"
-                )
+                raise argparse.ArgumentTypeError(f"{path}: unknown key {key!r} (known: {known})")
             try:
                 values[f.name] = _from_file(f, value, defaults[f.name])
             except ValueError as err:
