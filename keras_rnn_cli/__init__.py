@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from keras_rnn_cli.args import ArgumentParser
 
@@ -143,7 +144,6 @@ def _load(module_name: str):
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return f"keras-rnn {version('keras-rnn')}"

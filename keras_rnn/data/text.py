@@ -44,6 +44,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_rnn.data import LEVELS, DataError
+from keras_rnn.training.data import shuffled_per_epoch
 
 Level = Literal["char", "word"]
 DEFAULT_CORPUS = "pydoc"
@@ -362,8 +363,6 @@ def sequence_dataset(
     """
     ds = window_examples(ids, seq_len, stride)
     if shuffle:
-        from keras_rnn.training.data import shuffled_per_epoch
-
         by_epoch = shuffled_per_epoch(ds, batch_size, seed=seed or 0, drop_remainder=drop_remainder)
         return by_epoch(epoch)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

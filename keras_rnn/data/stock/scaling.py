@@ -78,7 +78,7 @@ class PriceScaler:
 
         Padded steps get the feature 0 and ``mask = False``.
         """
-        import tensorflow as tf
+        import tensorflow as tf  # on call only: the CLI imports this module before TF loads
 
         prices = tf.convert_to_tensor(prices, tf.float32)
         lengths = tf.cast(lengths, tf.int32)

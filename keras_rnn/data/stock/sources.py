@@ -22,8 +22,10 @@ This module does not import TensorFlow.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +141,6 @@ def load_bundled(which: str = "sp500") -> PriceSeries:
     ``repr``, so ``float()`` reads back exactly the numbers ``arch.data.<which>.load()`` gives.
     Needs neither pandas nor ``arch``.
     """
-    from importlib.resources import files
-
     if which not in BUNDLED:
         raise DataError(f"no bundled series {which!r}: expected one of {', '.join(BUNDLED)}")
     name, filename = BUNDLED[which]
@@ -167,7 +167,7 @@ def load_csv(path: str | os.PathLike, *, close_column: str | None = None) -> Pri
     duplicate dates and no missing closes; each problem is reported with its row number
     (1-based, the header being row 1, as a spreadsheet shows it).
     """
-    import pandas as pd
+    import pandas as pd  # the `stock` extra: only the csv source needs it
 
     path = Path(path)
     if not path.is_file():
@@ -268,8 +268,6 @@ def load_yfinance(ticker: str, *, period: str = "max", timeout: float = 2.0) -> 
 
 def _reachable(host: str, port: int, timeout: float) -> bool:
     """Can a TCP connection be opened within ``timeout`` s? A thread bounds the DNS lookup too."""
-    import socket
-
     result: list[bool] = []
 
     def attempt() -> None:

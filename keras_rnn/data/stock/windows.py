@@ -140,7 +140,7 @@ def part_windows(
 
 def window_examples(windows: Windows):
     """Unbatched ``(prices, targets)`` examples: each window its own length (ragged)."""
-    import tensorflow as tf
+    import tensorflow as tf  # on call only: the CLI imports this package before TF loads
 
     lengths = windows.lengths
     flat = np.concatenate([row[:n] for row, n in zip(windows.prices, lengths, strict=True)])
@@ -170,7 +170,7 @@ def training_data(windows: Windows, scaler, batch_size: int, *, seed: int = 0):
     """``epoch -> Dataset``: the training batches of each epoch, shuffled in an order that is
     a function of ``(seed, epoch)`` (:func:`keras_rnn.training.data.shuffled_per_epoch`), so
     a resumed run sees the batches the uninterrupted one saw."""
-    from keras_rnn.training.data import shuffled_per_epoch
+    from keras_rnn.training.data import shuffled_per_epoch  # TensorFlow: on call only
 
     return shuffled_per_epoch(
         window_examples(windows),

@@ -38,6 +38,7 @@ from keras_rnn.predictors.stock.build import build_model
 from keras_rnn.predictors.stock.config import StockConfig
 from keras_rnn.predictors.stock.evaluate import compare, format_table
 from keras_rnn.predictors.stock.export import export_version, make_forecaster
+from keras_rnn.predictors.stock.plots import plot_forecast, plot_history
 
 SAMPLE_DAYS = 120
 AR_ORDER = 5  # the order of the linear AR baseline (all_baselines' default)
@@ -269,8 +270,6 @@ def predict(forecaster, windows: Windows, batch_size: int = 1024) -> np.ndarray:
 
 def write_outputs(run: StockRun, output_dir: str | Path) -> dict[str, Path]:
     """Write ``metrics.json``, ``metrics.txt`` and the plots into ``output_dir``; return paths."""
-    from keras_rnn.predictors.stock.plots import plot_forecast, plot_history
-
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
