@@ -73,7 +73,7 @@ def setting(
     """A config field with what the command line and the checks need to know about it.
 
     Args:
-        default: the Python API's (quick-run) default.
+        default: the Python API's (quick-run) default (``dataclasses.MISSING``: none).
         parse: text -> value, raising ``argparse.ArgumentTypeError`` (the flag's ``type``);
             also checks API values (``parse(str(value))`` must give the value back).
             None: a string. A ``bool`` default makes an on/off flag.
@@ -120,9 +120,10 @@ class RunConfig:
     #: The command's defaults where they differ from the fields' (the Python API's).
     CLI_PRESET: ClassVar[Mapping[str, Any]] = {}
 
-    epochs: int = setting(5, positive_int, help="passes over the training data")
+    # No default here: each predictor's config gives its own (see same()).
+    epochs: int = setting(dataclasses.MISSING, positive_int, help="passes over the training data")
+    learning_rate: float = setting(dataclasses.MISSING, positive_float, help="Adam's learning rate")
     batch_size: int = setting(64, positive_int, help="global batch size (summed over replicas)")
-    learning_rate: float = setting(1e-3, positive_float, help="Adam's learning rate")
     clip_norm: float | None = setting(
         1.0,
         optional_positive_float,
