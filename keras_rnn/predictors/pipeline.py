@@ -121,10 +121,18 @@ class Pipeline(ABC, Generic[ConfigT, ResultT]):
         """Write a new version of ``config.name`` under ``config.model_dir``; its path."""
 
 
-def train(pipeline: Pipeline[Any, ResultT], callbacks: Sequence[Any] = ()) -> ResultT:
-    """Steps 1-4 and the evaluation: strategy, data, seed, model, fit, evaluate."""
+def train(
+    pipeline: Pipeline[Any, ResultT],
+    callbacks: Sequence[Any] = (),
+    strategy: tf.distribute.Strategy | None = None,
+) -> ResultT:
+    """Steps 1-4 and the evaluation: strategy, data, seed, model, fit, evaluate.
+
+    ``strategy``: the one :func:`train_and_export` resolved; None resolves ``config.strategy``.
+    """
     config = pipeline.config
-    strategy = resolve_strategy(config.strategy)  # before any TensorFlow op (see above)
+    if strategy is None:
+        strategy = resolve_strategy(config.strategy)  # before any TensorFlow op (see above)
     data = pipeline.data()
     # The Trainer seeds again at the start of fit(), after the weights are drawn: without
     # this the first run in a process drew them from an unseeded RNG, later runs from the
@@ -165,10 +173,11 @@ def train_and_export(pipeline: Pipeline[Any, Any], callbacks: Sequence[Any] = ()
     The chief first removes what exports killed half-way left. Returns the version's path,
     None on the other workers of a multi-worker run."""
     config = pipeline.config
-    chief = is_chief(resolve_strategy(config.strategy))  # the strategy first, as in train()
+    strategy = resolve_strategy(config.strategy)  # once, before any TensorFlow op (see above)
+    chief = is_chief(strategy)
     if chief:
         remove_orphans(config.model_dir, config.name)  # what an export killed earlier left
-    result = train(pipeline, callbacks)
+    result = train(pipeline, callbacks, strategy)
     if not chief:
         print("not the chief worker: the chief writes the outputs and exports the model")
         return None
