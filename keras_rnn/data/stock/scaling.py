@@ -32,6 +32,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+# TensorFlow is imported inside the functions that use it: the command line imports this
+# package (for SOURCES and TARGETS) to build its flags, before TensorFlow may load.
+
 Target = Literal["returns", "prices"]
 TARGETS: tuple[str, ...] = ("returns", "prices")
 
@@ -78,7 +81,7 @@ class PriceScaler:
 
         Padded steps get the feature 0 and ``mask = False``.
         """
-        import tensorflow as tf  # on call only: the CLI imports this module before TF loads
+        import tensorflow as tf
 
         prices = tf.convert_to_tensor(prices, tf.float32)
         lengths = tf.cast(lengths, tf.int32)

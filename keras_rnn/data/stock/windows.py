@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# TensorFlow is imported inside the functions that use it: the command line imports this
+# package (for SOURCES and TARGETS) to build its flags, before TensorFlow may load.
+
 PARTS = ("train", "val", "test")
 
 
@@ -140,7 +143,7 @@ def part_windows(
 
 def window_examples(windows: Windows):
     """Unbatched ``(prices, targets)`` examples: each window its own length (ragged)."""
-    import tensorflow as tf  # on call only: the CLI imports this package before TF loads
+    import tensorflow as tf
 
     lengths = windows.lengths
     flat = np.concatenate([row[:n] for row, n in zip(windows.prices, lengths, strict=True)])
