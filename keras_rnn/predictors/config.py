@@ -148,7 +148,9 @@ class RunConfig:
     keep_checkpoints: int = setting(
         3, positive_int, metavar="N", help="keep the newest N checkpoints"
     )
-    resume: bool = setting(True, help="resume from the newest checkpoint in --checkpoint-dir")
+    resume: bool = setting(
+        True, help="resume from the newest checkpoint in --checkpoint-dir; default: resume"
+    )
     restart: bool = setting(
         False, help="delete the checkpoints in --checkpoint-dir (damaged ones too) and start over"
     )
