@@ -134,6 +134,13 @@ def train(
     if strategy is None:
         strategy = resolve_strategy(config.strategy)  # before any TensorFlow op (see above)
     data = pipeline.data()
+    if not callable(data.train):
+        raise TypeError(
+            f"{type(pipeline).__name__}.data(): the training data must be a function "
+            "epoch -> Dataset whose order depends on (seed, epoch), so that a resumed run "
+            "replays it: keras_rnn.training.data.shuffled_per_epoch(examples, batch_size, "
+            f"seed=...); got {type(data.train).__name__}"
+        )
     # The Trainer seeds again at the start of fit(), after the weights are drawn: without
     # this the first run in a process drew them from an unseeded RNG, later runs from the
     # state the previous fit() left, and the same seed gave different weights.
