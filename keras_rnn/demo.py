@@ -22,6 +22,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import keras_rnn_cli
+from keras_rnn_cli.args import CommandError, fail
+
+PROG = "keras-rnn demo"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -48,11 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
-        print(
-            f"keras-rnn demo: error: argument --port: expected 0-65535, got {args.port}",
-            file=sys.stderr,
-        )
-        return 2
+        return fail(PROG, CommandError("--port", f"expected 0-65535, got {args.port}"))
     # TensorFlow's C++ INFO/WARNING lines (CPU features, no CUDA) would bury the demo's output.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     model_dir = Path(args.model_dir).resolve()
@@ -99,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(model_dir: Path, output_dir: Path) -> None:
+    # Here, not at the top: `import keras_rnn...` loads TensorFlow, which `demo --help` and
+    # `demo --skip-training` do not need.
     from keras_rnn.predictors import stock, text
     from keras_rnn.predictors.repository import read_card
     from keras_rnn.predictors.text.cli import metrics_table
@@ -185,7 +188,5 @@ def _banner(text: str) -> None:
     print("\n" + "=" * width + f"\n  {text}\n" + "=" * width, flush=True)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    parser = argparse.ArgumentParser(prog="keras-rnn demo")
-    add_arguments(parser)
-    sys.exit(run(parser.parse_args()))
+if __name__ == "__main__":  # pragma: no cover - `python -m keras_rnn.demo`: the dispatcher's
+    sys.exit(keras_rnn_cli.main(["demo", *sys.argv[1:]]))

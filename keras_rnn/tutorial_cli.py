@@ -1,11 +1,14 @@
-"""``keras-rnn tutorial NAME [--quick] [--output-dir DIR]``: run a lesson from ``tutorials/``.
+"""``keras-rnn tutorial NAME [LESSON FLAGS]``: run a lesson from ``tutorials/``.
 
 A lesson is any file ``NN_name.py`` (two digits, an underscore, a name) in the lessons
 folder: ``tutorials/`` in a source checkout, ``keras_rnn/tutorials/`` inside an installed
 wheel (the build copies the folder there, see setup.py). NAME may
 be its number or its name, with or without the prefix: ``1``, ``01``, ``statland``,
 ``01_statland``. Without NAME the command lists the lessons. The lesson runs in this
-process as if started with ``python tutorials/NN_name.py [--quick] [--output-dir DIR]``.
+process as if started with ``python tutorials/NN_name.py [LESSON FLAGS]``: what follows
+NAME is handed to the lesson as it is, and the lesson parses it (its flags, ``--quick`` and
+``--output-dir DIR``, are defined once, in ``tutorials/_common.py``; ``keras-rnn tutorial 1
+--help`` shows them).
 
 This module imports nothing heavy itself, but as part of ``keras_rnn`` its import loads
 TensorFlow (see ``keras_rnn/__init__.py``); ``keras-rnn --help`` does not import it.
@@ -83,12 +86,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_lesson_type,
         help="lesson number or name, e.g. 1, 01, statland, 01_statland (omit to list them)",
     )
-    parser.add_argument("--quick", action="store_true", help="a fast run: small models, few steps")
     parser.add_argument(
-        "--output-dir",
-        metavar="DIR",
-        default=None,
-        help="where plots go (default: outputs/tutorials/NN_name/ under the current directory)",
+        "lesson_args",
+        metavar="LESSON FLAGS",
+        nargs=argparse.REMAINDER,
+        help="the lesson's own flags, passed to it unparsed: --quick (a fast run: small "
+        "models, few steps), --output-dir DIR (where plots go; default: "
+        "outputs/tutorials/NN_name/), --help",
     )
 
 
@@ -104,12 +108,10 @@ def _as_script(path: Path, argv: list[str]) -> Iterator[None]:
         sys.argv, sys.path[:] = old_argv, old_path
 
 
-def run_lesson(path: Path, quick: bool = False, output_dir: str | Path | None = None) -> int:
-    """Run one lesson file as ``__main__``; its exit status."""
-    argv = ["--quick"] if quick else []
-    if output_dir is not None:
-        argv += ["--output-dir", str(output_dir)]
-    with _as_script(path, argv):
+def run_lesson(path: Path, argv: list[str] | tuple[str, ...] = ()) -> int:
+    """Run one lesson file as ``__main__`` with command-line arguments ``argv``; its exit
+    status."""
+    with _as_script(path, list(argv)):
         try:
             runpy.run_path(str(path), run_name="__main__")
         except SystemExit as stop:
@@ -131,4 +133,4 @@ def run(args: argparse.Namespace) -> int:
         for stem in lessons:
             print(f"  {stem}")
         return 0
-    return run_lesson(args.name, quick=args.quick, output_dir=args.output_dir)
+    return run_lesson(args.name, args.lesson_args)

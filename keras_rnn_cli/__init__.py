@@ -18,6 +18,9 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from keras_rnn_cli.args import ArgumentParser
 
 # command path -> (module, one-line help)
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
@@ -35,26 +38,18 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors say which command they belong to and exit with code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The whole command tree; only the command named in ``argv`` has its module imported.
 
     Loading one command's module (and its flags) at a time keeps ``--help`` fast and keeps a
     problem in one command's module from breaking the others. ``argv=None`` loads them all.
     """
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="keras-rnn",
         description="RNNs built from scratch: train the predictors, run the tutorials, serve the models.",
     )
     parser.add_argument("--version", action="version", version=_version())
-    top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    top = parser.add_subparsers(dest="_command", metavar="COMMAND", parser_class=ArgumentParser)
     top.required = True
     groups: dict[str, argparse._SubParsersAction] = {}
     for path, (module_name, help_text) in COMMANDS.items():
@@ -64,7 +59,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             if path[0] not in groups:
                 group_parser = top.add_parser(path[0], help=f"{path[0]} a predictor")
                 groups[path[0]] = group_parser.add_subparsers(
-                    dest="target", metavar="TARGET", parser_class=_Parser
+                    dest="_target", metavar="TARGET", parser_class=ArgumentParser
                 )
                 groups[path[0]].required = True
             sub = groups[path[0]].add_parser(path[1], help=help_text, description=help_text)
@@ -149,7 +144,6 @@ def _load(module_name: str):
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return f"keras-rnn {version('keras-rnn')}"

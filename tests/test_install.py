@@ -201,7 +201,7 @@ def test_toml_config_reads_through_tomli_where_tomllib_is_missing(tmp_path):
         sys.modules["tomllib"] = None  # as on Python 3.10
         pkg = types.ModuleType("keras_rnn"); pkg.__path__ = [{str(REPO / "keras_rnn")!r}]
         sys.modules["keras_rnn"] = pkg
-        from keras_rnn.training.cli_args import load_config
+        from keras_rnn_cli.args import load_config
         print(load_config(sys.argv[1]))
         """
     )

@@ -43,8 +43,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_rnn.data import LEVELS, DataError
+from keras_rnn.training.data import shuffled_per_epoch
+
 Level = Literal["char", "word"]
-LEVELS: tuple[str, ...] = ("char", "word")
 DEFAULT_CORPUS = "pydoc"
 OOV_TOKEN = "[UNK]"
 _HAS_LETTER = re.compile(r"[A-Za-z]")
@@ -56,8 +58,7 @@ _NO_SPACE_BEFORE = r" ([.,;:!?)\]}])"
 _NO_SPACE_AFTER = r"([(\[{]) "
 
 
-class CorpusError(ValueError):
-    """A corpus could not be loaded; the message says why and what to use instead."""
+CorpusError = DataError  # the name older code catches: a corpus that cannot be loaded
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,10 @@ def load_corpus(
         corpus = path_corpus(spec_str)
     if max_chars is not None:
         if max_chars <= 0:
-            raise CorpusError(f"`max_chars` must be a positive integer, got {max_chars!r}.")
+            raise DataError(f"`max_chars` must be a positive integer, got {max_chars!r}.")
         corpus = Corpus(corpus.text[:max_chars], corpus.source, corpus.description)
     if not corpus.text.strip():
-        raise CorpusError(f"The corpus {corpus.source!r} is empty.")
+        raise DataError(f"The corpus {corpus.source!r} is empty.")
     return corpus
 
 
@@ -109,7 +110,7 @@ def pydoc_corpus() -> Corpus:
     try:
         from pydoc_data.topics import topics
     except ImportError as err:  # some distributions strip it
-        raise CorpusError(
+        raise DataError(
             "This Python has no `pydoc_data` (some distributions strip it), so the offline "
             "default corpus is missing; pass --corpus PATH (a text file or directory)."
         ) from err
@@ -136,15 +137,15 @@ def path_corpus(path: str | os.PathLike) -> Corpus:
     elif p.is_dir():
         files = sorted(f for f in p.rglob("*.txt") if f.is_file())
         if not files:
-            raise CorpusError(f"The corpus directory {str(p)!r} holds no *.txt files.")
+            raise DataError(f"The corpus directory {str(p)!r} holds no *.txt files.")
     else:
-        raise CorpusError(
+        raise DataError(
             f"The corpus {str(path)!r} is not a file, a directory, 'pydoc' or 'tfds:NAME'."
         )
     try:
         text = "\n\n".join(f.read_text(encoding="utf-8") for f in files)
     except UnicodeDecodeError as err:
-        raise CorpusError(f"The corpus {str(p)!r} is not UTF-8 text: {err}") from err
+        raise DataError(f"The corpus {str(p)!r} is not UTF-8 text: {err}") from err
     return Corpus(text, f"file:{p.resolve()}", f"{len(files)} local text file(s)")
 
 
@@ -158,24 +159,24 @@ def tfds_corpus(
     """All splits of a `tensorflow-datasets` text dataset, concatenated in split order.
 
     Offline-safe: unless ``download`` is true, a dataset that is not already prepared under
-    ``data_dir`` raises :class:`CorpusError` at once (tfds itself would retry for minutes).
+    ``data_dir`` raises :class:`~keras_rnn.data.DataError` at once (tfds itself would retry for minutes).
     """
     try:
         import tensorflow_datasets as tfds
     except ImportError as err:
-        raise CorpusError(
+        raise DataError(
             "`tfds:` corpora need tensorflow-datasets: pip install 'keras-rnn[tfds]'"
         ) from err
     kwargs = {"data_dir": os.fspath(data_dir)} if data_dir is not None else {}
     try:
         builder = tfds.builder(name, **kwargs)
     except Exception as err:  # tfds raises DatasetNotFoundError and friends
-        raise CorpusError(
+        raise DataError(
             f"tensorflow-datasets has no dataset {name!r}: {str(err).splitlines()[0]}"
         ) from err
     if not builder.is_prepared():
         if not download:
-            raise CorpusError(
+            raise DataError(
                 f"The tfds dataset {name!r} is not prepared in {str(builder.data_dir)!r} and "
                 "downloading is off. Prepare it online once (keras-rnn train text --corpus "
                 f"tfds:{name} --download, or tfds build {name}), point --data-dir at a prepared "
@@ -184,7 +185,7 @@ def tfds_corpus(
             )
         builder.download_and_prepare()
     if feature not in builder.info.features:
-        raise CorpusError(
+        raise DataError(
             f"The tfds dataset {name!r} has no feature {feature!r}; it has {sorted(builder.info.features)}."
         )
     order = [s for s in ("train", "validation", "test") if s in builder.info.splits]
@@ -362,8 +363,6 @@ def sequence_dataset(
     """
     ds = window_examples(ids, seq_len, stride)
     if shuffle:
-        from keras_rnn.training.data import shuffled_per_epoch
-
         by_epoch = shuffled_per_epoch(ds, batch_size, seed=seed or 0, drop_remainder=drop_remainder)
         return by_epoch(epoch)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

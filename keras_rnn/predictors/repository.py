@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ def write_version(
         if not (staging / SAVED_MODEL_FILE).is_file():
             raise RuntimeError(f"The export wrote no {SAVED_MODEL_FILE} into {staging}.")
         if warmup:
+            # TensorFlow: only when exporting; this module stays free of it for the CLI.
             from keras_rnn.predictors.warmup import write_warmup_requests
 
             write_warmup_requests(staging, name)
@@ -121,8 +123,6 @@ def remove_orphans(model_dir: str | os.PathLike, name: str) -> list[Path]:
     machine (a running export keeps its own); one without a pid when older than an hour.
     Returns what was removed.
     """
-    import time
-
     base = Path(model_dir) / validate_name(name)
     if not base.is_dir():
         return []

@@ -32,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.protobuf import saved_model_pb2
 
 WARMUP_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -42,8 +46,6 @@ TEXT = "to be or not"
 @functools.cache
 def _messages() -> dict[str, Any]:
     """The PredictionLog, PredictLog, PredictRequest and ModelSpec classes (private pool)."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
     fd = descriptor_pb2.FieldDescriptorProto
     proto = descriptor_pb2.FileDescriptorProto(
         name="keras_rnn/tf_serving_warmup.proto", package="tensorflow.serving", syntax="proto3"
@@ -86,9 +88,6 @@ def _messages() -> dict[str, Any]:
 
 def example_inputs(saved_model_dir: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Signature name -> example inputs, from ``saved_model.pb`` (see the module docstring)."""
-    import tensorflow as tf
-    from tensorflow.core.protobuf import saved_model_pb2
-
     saved = saved_model_pb2.SavedModel.FromString(
         (Path(saved_model_dir) / "saved_model.pb").read_bytes()
     )
@@ -122,8 +121,6 @@ def _example(dtype: Any, shape: Any) -> np.ndarray:
 
 def warmup_records(model_name: str, examples: dict[str, dict[str, np.ndarray]]) -> list[bytes]:
     """One serialized ``PredictionLog`` per signature."""
-    import tensorflow as tf
-
     m = _messages()
     records = []
     for signature, inputs in examples.items():
@@ -143,8 +140,6 @@ def write_warmup_requests(saved_model_dir: str | Path, model_name: str) -> Path 
 
     Returns the file, or None when the SavedModel has no callable signature.
     """
-    import tensorflow as tf
-
     examples = example_inputs(saved_model_dir)
     if not examples:
         return None
@@ -158,9 +153,6 @@ def write_warmup_requests(saved_model_dir: str | Path, model_name: str) -> Path 
 
 def read_warmup_requests(path: str | Path) -> list[tuple[str, str, dict[str, np.ndarray]]]:
     """Parse a warm-up file back: ``(model name, signature name, inputs)`` per record."""
-    import tensorflow as tf
-    from tensorflow.core.framework import tensor_pb2
-
     log_class = _messages()["PredictionLog"]
     requests = []
     for raw in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():

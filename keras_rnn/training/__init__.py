@@ -5,8 +5,8 @@ Usage::
     from keras_rnn.training import Trainer
     history = Trainer(model, "mse", "adam").fit(train_ds, epochs=3)
 
-Names are imported lazily so that ``keras_rnn.training.cli_args`` (used by ``--help``) does
-not load TensorFlow.
+Names are imported lazily: importing one submodule (``keras_rnn.training.signals``,
+``keras_rnn.training.devices``) does not load the Trainer and all the others.
 """
 
 from __future__ import annotations

@@ -20,10 +20,16 @@ Callbacks whose progress must survive a resume implement ``get_state() -> dict``
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+from tensorflow.core.util import event_pb2
 
 if TYPE_CHECKING:  # pragma: no cover
     from keras_rnn.training.trainer import Trainer
@@ -209,7 +215,6 @@ class TensorBoard(Callback):
         self._writer = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        import tensorflow as tf
 
         if self.trainer.is_chief:
             if getattr(self.trainer, "checkpoint_dir", None):
@@ -254,13 +259,6 @@ def drop_events_after(log_dir: str, step: int, epoch: int) -> int:
     two points for each. Each file that changes is rewritten into a temporary file and
     renamed over the old one, so a kill here loses nothing.
     """
-    import os
-    import tempfile
-    from pathlib import Path
-
-    import tensorflow as tf
-    from tensorflow.core.util import event_pb2
-
     removed = 0
     root = Path(log_dir)
     if not root.is_dir():
@@ -299,8 +297,6 @@ def drop_events_after(log_dir: str, step: int, epoch: int) -> int:
 
 def _readable_records(path) -> list[bytes]:
     """The whole records at the start of a TFRecord file whose end is damaged."""
-    import tensorflow as tf
-
     out = []
     iterator = iter(tf.data.TFRecordDataset(str(path)))
     while True:
@@ -317,9 +313,6 @@ def _scalar(tag: str, value: float) -> None:
     ``tf.summary.scalar``; the event format is TensorFlow's own. Install ``tensorboard``
     to view the logs.
     """
-    import tensorflow as tf
-    from tensorflow.core.framework import summary_pb2
-
     metadata = summary_pb2.SummaryMetadata()
     metadata.plugin_data.plugin_name = "scalars"
     tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)

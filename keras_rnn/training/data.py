@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import tensorflow as tf
+from tensorflow.core.framework import graph_pb2
 
 EpochData = tf.data.Dataset | Callable[[int], tf.data.Dataset]
 Batcher = Callable[[tf.data.Dataset], tf.data.Dataset]
@@ -106,8 +107,6 @@ def check_resumable(dataset: tf.data.Dataset) -> None:
 
 def _graph_nodes(dataset: tf.data.Dataset) -> list:
     """The ops of the dataset's graph, functions included ([] if it cannot be read)."""
-    from tensorflow.core.framework import graph_pb2
-
     try:
         # tf.data has no public reader of a pipeline's structure; its serialised graph is the
         # stable format (what tf.data service and snapshots ship between processes).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -96,6 +97,17 @@ def test_cli_runs_the_lesson_as_a_script_with_its_flags(tmp_path, monkeypatch):
     assert cli.main(["tutorial", "1", "--quick", "--output-dir", str(out)]) == 3
 
     assert str(lessons) not in sys.path  # sys.path and sys.argv are restored
+
+
+def test_what_follows_the_name_reaches_the_lesson_unparsed(tmp_path, monkeypatch):
+    """The lesson owns its flags: the command hands them over as given (it used to parse
+    --quick/--output-dir itself and rebuild sys.argv, refusing any other lesson flag)."""
+    lessons = _fake_lessons(tmp_path / "tutorials")
+    monkeypatch.setenv(tutorial_cli.ENV_DIR, str(lessons))
+    out = tmp_path / "out"
+    argv = ["--output-dir", str(out), "--lesson-only-flag", "x"]
+    assert cli.main(["tutorial", "echo", *argv]) == 0
+    assert (out / "argv.json").read_text() == json.dumps(["hello from a sibling module", *argv])
 
 
 def test_tutorial_cli_does_not_import_tensorflow_or_keras_at_module_level():

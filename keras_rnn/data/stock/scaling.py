@@ -32,6 +32,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+# TensorFlow is imported inside the functions that use it: the command line imports this
+# package (for SOURCES and TARGETS) to build its flags, before TensorFlow may load.
+
 Target = Literal["returns", "prices"]
 TARGETS: tuple[str, ...] = ("returns", "prices")
 

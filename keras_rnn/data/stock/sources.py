@@ -22,12 +22,16 @@ This module does not import TensorFlow.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from keras_rnn.data import DataError
 
 SOURCES = ("sp500", "nasdaq", "csv", "yfinance", "statland", "synthetic")
 
@@ -43,10 +47,6 @@ STATLAND_RULES: dict[tuple[float, float], float] = {
     (HIGH, MEDIUM): LOW,
     (HIGH, HIGH): HIGH,
 }
-
-
-class DataError(ValueError):
-    """A price source could not deliver a clean series; the message says what and where."""
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,6 @@ def load_bundled(which: str = "sp500") -> PriceSeries:
     ``repr``, so ``float()`` reads back exactly the numbers ``arch.data.<which>.load()`` gives.
     Needs neither pandas nor ``arch``.
     """
-    from importlib.resources import files
-
     if which not in BUNDLED:
         raise DataError(f"no bundled series {which!r}: expected one of {', '.join(BUNDLED)}")
     name, filename = BUNDLED[which]
@@ -169,7 +167,7 @@ def load_csv(path: str | os.PathLike, *, close_column: str | None = None) -> Pri
     duplicate dates and no missing closes; each problem is reported with its row number
     (1-based, the header being row 1, as a spreadsheet shows it).
     """
-    import pandas as pd
+    import pandas as pd  # the `stock` extra: only the csv source needs it
 
     path = Path(path)
     if not path.is_file():
@@ -270,8 +268,6 @@ def load_yfinance(ticker: str, *, period: str = "max", timeout: float = 2.0) -> 
 
 def _reachable(host: str, port: int, timeout: float) -> bool:
     """Can a TCP connection be opened within ``timeout`` s? A thread bounds the DNS lookup too."""
-    import socket
-
     result: list[bool] = []
 
     def attempt() -> None:

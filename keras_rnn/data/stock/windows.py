@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# TensorFlow is imported inside the functions that use it: the command line imports this
+# package (for SOURCES and TARGETS) to build its flags, before TensorFlow may load.
+
 PARTS = ("train", "val", "test")
 
 
@@ -170,7 +173,7 @@ def training_data(windows: Windows, scaler, batch_size: int, *, seed: int = 0):
     """``epoch -> Dataset``: the training batches of each epoch, shuffled in an order that is
     a function of ``(seed, epoch)`` (:func:`keras_rnn.training.data.shuffled_per_epoch`), so
     a resumed run sees the batches the uninterrupted one saw."""
-    from keras_rnn.training.data import shuffled_per_epoch
+    from keras_rnn.training.data import shuffled_per_epoch  # TensorFlow: on call only
 
     return shuffled_per_epoch(
         window_examples(windows),

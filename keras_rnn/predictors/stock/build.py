@@ -11,14 +11,20 @@ Cells are ``keras_rnn.SimpleRNN``, ``LSTM`` or ``GRU``; the parameter count does
 
 from __future__ import annotations
 
-CELLS = ("lstm", "gru", "simple_rnn")
+import keras
+
+from keras_rnn.predictors.config import CELLS, check_positive_ints
+from keras_rnn.predictors.pipeline import recurrent_layer
+from keras_rnn.predictors.stock.config import StockConfig
+
+__all__ = ["CELLS", "build_model"]
 
 
 def build_model(
-    cell: str = "lstm",
-    units: int = 32,
-    layers: int = 1,
-    horizon: int = 1,
+    cell: str = StockConfig.cell,
+    units: int = StockConfig.units,
+    layers: int = StockConfig.layers,
+    horizon: int = StockConfig.horizon,
     *,
     features: int = 1,
     dropout: float = 0.0,
@@ -33,26 +39,13 @@ def build_model(
         features: features per step (1: the scaled return or price).
         dropout: input dropout of each recurrent layer.
     """
-    import keras
-
-    import keras_rnn
-
-    layer_class = {"lstm": keras_rnn.LSTM, "gru": keras_rnn.GRU, "simple_rnn": keras_rnn.SimpleRNN}
-    if cell not in layer_class:
-        raise ValueError(
-            f"Received an invalid value for argument `cell`: expected one of {CELLS}, got {cell!r}"
-        )
-    for name, value in (("units", units), ("layers", layers), ("horizon", horizon)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(
-                f"Received an invalid value for argument `{name}`: expected a positive "
-                f"integer, got {value!r}"
-            )
+    layer_class = recurrent_layer(cell)
+    check_positive_ints(units=units, layers=layers, horizon=horizon)
     inputs = keras.Input((None, features), name="features")
     mask = keras.Input((None,), dtype="bool", name="mask")
     x = inputs
     for i in range(layers):
-        x = layer_class[cell](
+        x = layer_class(
             units, return_sequences=i < layers - 1, dropout=dropout, name=f"{cell}_{i + 1}"
         )(x, mask=mask)
     # float32 head: under mixed precision the forecast keeps full precision (Keras's advice)

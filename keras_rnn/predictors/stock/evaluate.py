@@ -56,7 +56,7 @@ def compare(
 
 def format_table(results: dict[str, dict[str, Any]], title: str = "test metrics") -> str:
     """A plain-text table (rich) of :func:`compare`'s results, one row per forecaster."""
-    from rich.console import Console
+    from rich.console import Console  # the `stock` extra (the metrics need only NumPy)
     from rich.table import Table
 
     table = Table(title=title)

@@ -19,7 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import keras
+import tensorflow as tf
+
 from keras_rnn.data.stock.scaling import PriceScaler, last_price
+from keras_rnn.predictors.repository import write_version
 from keras_rnn_contract import Stock, stock_signatures
 
 SIGNATURES = stock_signatures()
@@ -27,7 +31,6 @@ SIGNATURES = stock_signatures()
 
 def make_forecaster(model, scaler: PriceScaler):
     """``forecast(prices [B, T], lengths [B]) -> prices [B, H]``: the served computation."""
-    import tensorflow as tf
 
     def forecast(prices, lengths):
         prices = tf.convert_to_tensor(prices, tf.float32)
@@ -69,9 +72,6 @@ def make_forecaster(model, scaler: PriceScaler):
 
 def export_saved_model(model, scaler: PriceScaler, path: str | Path) -> None:
     """Write the SavedModel with both signatures into ``path`` (used by :func:`export_version`)."""
-    import keras
-    import tensorflow as tf
-
     forecast = make_forecaster(model, scaler)
     prices_spec = tf.TensorSpec([None, None], tf.float32, name=Stock.PRICES)
     lengths_spec = tf.TensorSpec([None], tf.int32, name=Stock.LENGTHS)
@@ -98,8 +98,6 @@ def export_version(
     name: str = Stock.NAME,
 ) -> Path:
     """Export atomically as the next version of ``<model_dir>/<name>/`` with ``model_card.json``."""
-    from keras_rnn.predictors.repository import write_version
-
     return write_version(
         model_dir,
         name,

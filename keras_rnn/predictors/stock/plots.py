@@ -12,6 +12,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _pyplot():
+    # On call only: matplotlib is the `stock` extra, and the backend must be set before
+    # pyplot is imported.
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed

@@ -3,21 +3,25 @@
 >>> from keras_rnn.predictors.stock import train_and_export  # doctest: +SKIP
 >>> train_and_export(model_dir="models")  # quick defaults: S&P 500, LSTM(16), 3 epochs  # doctest: +SKIP
 PosixPath('models/stock/1')
+
+:class:`StockPipeline` fills in the steps of :mod:`keras_rnn.predictors.pipeline`, which owns
+their order, the strategy, the seed and the chief-only export; the settings are a
+:class:`~keras_rnn.predictors.stock.config.StockConfig`.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
+from keras_rnn.data import DataError
 from keras_rnn.data.stock import (
-    DataError,
     PriceScaler,
     PriceSeries,
     Split,
@@ -28,24 +32,14 @@ from keras_rnn.data.stock import (
     to_dataset,
 )
 from keras_rnn.data.stock.windows import training_data
+from keras_rnn.predictors import pipeline
 from keras_rnn.predictors.stock.baselines import LinearAR, all_baselines
+from keras_rnn.predictors.stock.build import build_model
+from keras_rnn.predictors.stock.config import StockConfig
 from keras_rnn.predictors.stock.evaluate import compare, format_table
+from keras_rnn.predictors.stock.export import export_version, make_forecaster
+from keras_rnn.predictors.stock.plots import plot_forecast, plot_history
 
-# What `train_and_export()` uses when called without arguments: offline, well under a minute
-# on 2 CPU cores. The CLI's defaults (keras_rnn.predictors.stock.cli) are bigger.
-QUICK: dict[str, Any] = {
-    "source": "sp500",
-    "cell": "lstm",
-    "units": 16,
-    "layers": 1,
-    "window": 20,
-    "min_window": 5,
-    "horizon": 1,
-    "target": "returns",
-    "epochs": 3,
-    "batch_size": 64,
-    "learning_rate": 3e-3,
-}
 SAMPLE_DAYS = 120
 AR_ORDER = 5  # the order of the linear AR baseline (all_baselines' default)
 
@@ -81,11 +75,6 @@ class StockRun:
 
     def card(self) -> dict[str, Any]:
         """The ``model_card.json`` content (docs/architecture.md)."""
-        import keras
-        import tensorflow as tf
-
-        import keras_rnn
-
         o = self.options
         start, stop = self.split.bounds("test")
         first = max(start, stop - SAMPLE_DAYS)
@@ -120,11 +109,7 @@ class StockRun:
             },
             "metrics": {"test": {"model": self.model_name, **self.metrics[self.model_name]}},
             "baselines": baselines,
-            "versions": {
-                "tensorflow": tf.__version__,
-                "keras": keras.__version__,
-                "keras_rnn": keras_rnn.__version__,
-            },
+            "versions": pipeline.versions(),
             "sample": {
                 "name": self.series.name,
                 "dates": [str(d) for d in self.series.dates[first:stop]],
@@ -133,132 +118,148 @@ class StockRun:
         }
 
 
+OPTION_KEYS = (  # the settings a StockRun's `options` (metrics.json, the card) records
+    "source",
+    "cell",
+    "units",
+    "layers",
+    "window",
+    "min_window",
+    "horizon",
+    "target",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "seed",
+)
+
+
+class StockPipeline(pipeline.Pipeline[StockConfig, StockRun]):
+    """The stock predictor's steps; ``series`` (optional) replaces loading ``config.source``."""
+
+    def __init__(self, config: StockConfig, series: PriceSeries | None = None) -> None:
+        super().__init__(config)
+        self.series = series
+
+    def data(self) -> pipeline.Data:
+        c = self.config
+        series = self.series
+        if series is None:
+            try:
+                series = load_series(
+                    c.source, csv=c.csv, ticker=c.ticker, seed=c.seed or 0, length=c.length
+                )
+            except DataError as err:
+                err.key = err.key or {"csv": "csv", "yfinance": "ticker"}.get(c.source, "source")
+                raise
+        self.series = series
+        self.split = split = chronological_split(len(series), c.val_fraction, c.test_fraction)
+        self.train_close = train_close = series.close[: split.train_end]
+        self.scaler = PriceScaler.fit(train_close, c.target)
+        common = {"window": c.window, "horizon": c.horizon}
+        windows = {
+            "train": part_windows(
+                series.close, split, "train", min_window=c.min_window, seed=c.seed, **common
+            ),
+            "val": part_windows(series.close, split, "val", **common),
+            "test": part_windows(series.close, split, "test", **common),
+        }
+        for part, w in windows.items():
+            if len(w) == 0:
+                raise DataError(
+                    f"the {part} part of {series.name} ({len(series)} days) has no windows of "
+                    f"{c.window} days with a {c.horizon}-day horizon: use more data or a "
+                    "shorter window",
+                    key="window",
+                )
+        try:  # the baselines are fitted after training: check now that the data allows them
+            LinearAR.fit(train_close, order=AR_ORDER, horizon=c.horizon)
+        except ValueError as err:
+            raise DataError(
+                f"the train part of {series.name} ({len(train_close)} of {len(series)} days) "
+                f"is too short for the AR({AR_ORDER}) baseline ({err}): use more data",
+                key="window",
+            ) from None
+        self.test = windows["test"]
+        return pipeline.Data(
+            # The order of each epoch is a function of (seed, epoch): a resumed run sees the
+            # same batches.
+            train=training_data(windows["train"], self.scaler, c.batch_size, seed=c.seed or 0),
+            validation=to_dataset(windows["val"], self.scaler, c.batch_size),
+        )
+
+    def model(self):
+        c = self.config
+        return build_model(c.cell, c.units, c.layers, c.horizon)
+
+    def loss(self) -> str:
+        return "mse"
+
+    def trainer_kwargs(self) -> dict[str, Any]:
+        kwargs = self.config.trainer_kwargs()
+        if self.config.output_dir is not None and kwargs["log_dir"] is None:
+            kwargs["log_dir"] = str(Path(self.config.output_dir) / "logs")
+        return kwargs
+
+    def evaluate(self, fitted: pipeline.Fitted) -> StockRun:
+        c, test = self.config, self.test
+        forecasts = {
+            c.model_name: predict(make_forecaster(fitted.model, self.scaler), test),
+            **all_baselines(
+                test.prices, test.lengths, c.horizon, self.train_close, ar_order=AR_ORDER
+            ),
+        }
+        return StockRun(
+            series=self.series,
+            split=self.split,
+            scaler=self.scaler,
+            model=fitted.model,
+            options={key: getattr(c, key) for key in OPTION_KEYS},
+            history=fitted.history,
+            seconds=fitted.seconds,
+            test=test,
+            forecasts=forecasts,
+            metrics=compare(forecasts, test.targets, test.last),
+            trainer_options={**self.trainer_kwargs(), "strategy": c.strategy},
+        )
+
+    def write_outputs(self, result: StockRun) -> None:
+        print(result.table())
+        if self.config.output_dir is not None:
+            for label, path in write_outputs(result, self.config.output_dir).items():
+                print(f"{label}: {path}")
+
+    def card(self, result: StockRun) -> dict[str, Any]:
+        return result.card()
+
+    def export(self, result: StockRun, card: dict[str, Any]) -> Path:
+        c = self.config
+        path = export_version(c.model_dir, result.model, result.scaler, card, name=c.name)
+        print(f"exported {path}")
+        return path
+
+
 def train(
+    config: StockConfig | None = None,
     *,
     series: PriceSeries | None = None,
-    source: str = QUICK["source"],
-    csv: str | None = None,
-    ticker: str | None = None,
-    length: int | None = None,
-    cell: str = QUICK["cell"],
-    units: int = QUICK["units"],
-    layers: int = QUICK["layers"],
-    window: int = QUICK["window"],
-    min_window: int | None = QUICK["min_window"],
-    horizon: int = QUICK["horizon"],
-    target: str = QUICK["target"],
-    epochs: int = QUICK["epochs"],
-    batch_size: int = QUICK["batch_size"],
-    learning_rate: float = QUICK["learning_rate"],
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.15,
-    seed: int | None = 0,
-    trainer_options: dict[str, Any] | None = None,
     callbacks: tuple = (),
+    **options: Any,
 ) -> StockRun:
     """Train our RNN on one series and evaluate it and the baselines on the test windows.
 
     Args:
+        config: the settings; or give them as keyword arguments (the fields of
+            :class:`~keras_rnn.predictors.stock.config.StockConfig`, e.g. ``units=8``;
+            ``trainer_options={...}`` sets Trainer fields such as ``verbose`` too).
         series: the prices; loaded from ``source``/``csv``/``ticker``/``length`` when None.
-        cell, units, layers: the network (:func:`~keras_rnn.predictors.stock.build.build_model`).
-        window, min_window: training windows have lengths drawn from [min_window, window];
-            validation and test windows are ``window`` long.
-        horizon: days ahead; target: ``"returns"`` or ``"prices"`` (see
-            :mod:`keras_rnn.data.stock.scaling`).
-        trainer_options: keyword arguments for :class:`keras_rnn.training.Trainer`
-            (clipping, checkpoints, TensorBoard ``log_dir``, verbosity, ...).
+        callbacks: :mod:`keras_rnn.training` callbacks for ``fit``.
     """
-    import keras
-
-    from keras_rnn.predictors.stock.build import build_model
-    from keras_rnn.predictors.stock.export import make_forecaster
-    from keras_rnn.training import Trainer
-    from keras_rnn.training.devices import resolve_strategy
-
-    # The strategy first: a multi-worker strategy configures TensorFlow's collective ops,
-    # which is only possible before the first TensorFlow op (the data pipeline below runs some).
-    requested = {"seed": seed, **(trainer_options or {})}
-    strategy = resolve_strategy(requested.get("strategy"))
-    trainer_options = {**requested, "strategy": strategy}
-    if series is None:
-        series = load_series(source, csv=csv, ticker=ticker, seed=seed or 0, length=length)
-    min_window = window if min_window is None else min_window
-    options = {
-        "source": source,
-        "cell": cell,
-        "units": units,
-        "layers": layers,
-        "window": window,
-        "min_window": min_window,
-        "horizon": horizon,
-        "target": target,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "seed": seed,
-    }
-    split = chronological_split(len(series), val_fraction, test_fraction)
-    train_close = series.close[: split.train_end]
-    scaler = PriceScaler.fit(train_close, target)
-    common = {"window": window, "horizon": horizon}
-    windows = {
-        "train": part_windows(
-            series.close, split, "train", min_window=min_window, seed=seed, **common
-        ),
-        "val": part_windows(series.close, split, "val", **common),
-        "test": part_windows(series.close, split, "test", **common),
-    }
-    for part, w in windows.items():
-        if len(w) == 0:
-            raise DataError(
-                f"the {part} part of {series.name} ({len(series)} days) has no windows of "
-                f"{window} days with a {horizon}-day horizon: use more data or a shorter window"
-            )
-    try:  # the baselines are fitted after training: check now that the data allows them
-        LinearAR.fit(train_close, order=AR_ORDER, horizon=horizon)
-    except ValueError as err:
-        raise DataError(
-            f"the train part of {series.name} ({len(train_close)} of {len(series)} days) is "
-            f"too short for the AR({AR_ORDER}) baseline ({err}): use more data"
-        ) from None
-    # The order of each epoch is a function of (seed, epoch): a resumed run sees the same batches.
-    train_data = training_data(windows["train"], scaler, batch_size, seed=seed or 0)
-    val_ds = to_dataset(windows["val"], scaler, batch_size)
-
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
-    with strategy.scope():  # variables of a mirrored/multi-worker run live on every replica
-        model = build_model(cell, units, layers, horizon)
-        optimizer = keras.optimizers.Adam(learning_rate)
-    trainer = Trainer(model, "mse", optimizer, **trainer_options)
-    started = time.perf_counter()
-    history = trainer.fit(train_data, epochs=epochs, validation_data=val_ds, callbacks=callbacks)
-    seconds = time.perf_counter() - started
-
-    test = windows["test"]
-    forecasts = {
-        f"{cell} {layers}x{units} (ours)": predict(make_forecaster(model, scaler), test),
-        **all_baselines(test.prices, test.lengths, horizon, train_close, ar_order=AR_ORDER),
-    }
-    return StockRun(
-        series=series,
-        split=split,
-        scaler=scaler,
-        model=model,
-        options=options,
-        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
-        seconds=seconds,
-        test=test,
-        forecasts=forecasts,
-        metrics=compare(forecasts, test.targets, test.last),
-        trainer_options=requested,
-    )
+    return pipeline.train(StockPipeline(_config(config, options), series), callbacks)
 
 
 def predict(forecaster, windows: Windows, batch_size: int = 1024) -> np.ndarray:
     """Run ``forecaster(prices, lengths)`` over ``windows`` in batches -> float64 [N, H]."""
-    import tensorflow as tf
-
     fn = tf.function(forecaster, reduce_retracing=True)
     out = [
         fn(windows.prices[i : i + batch_size], windows.lengths[i : i + batch_size]).numpy()
@@ -269,8 +270,6 @@ def predict(forecaster, windows: Windows, batch_size: int = 1024) -> np.ndarray:
 
 def write_outputs(run: StockRun, output_dir: str | Path) -> dict[str, Path]:
     """Write ``metrics.json``, ``metrics.txt`` and the plots into ``output_dir``; return paths."""
-    from keras_rnn.predictors.stock.plots import plot_forecast, plot_history
-
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -288,38 +287,28 @@ def write_outputs(run: StockRun, output_dir: str | Path) -> dict[str, Path]:
 
 
 def train_and_export(
+    config: StockConfig | None = None,
     *,
-    model_dir: str | Path = "models",
-    output_dir: str | Path | None = None,
-    name: str = "stock",
+    series: PriceSeries | None = None,
+    callbacks: tuple = (),
     **options: Any,
 ) -> Path | None:
-    """Train with :data:`QUICK` defaults (overridable), export a new version, return its path.
+    """Train (the quick defaults of :class:`StockConfig`, overridable), export a new version,
+    return its path.
 
     The SavedModel goes to ``<model_dir>/<name>/<version>/`` (atomically, with
     ``model_card.json``); with ``output_dir``, plots and metrics are written there, and the
-    TensorBoard logs go to ``<output_dir>/logs`` unless ``trainer_options`` says otherwise.
+    TensorBoard logs go to ``<output_dir>/logs`` unless ``log_dir`` says otherwise.
     In a multi-worker run only the chief writes and exports; the others return None.
     """
-    from keras_rnn.predictors.stock.export import export_version
-    from keras_rnn.training.devices import is_chief, resolve_strategy
+    run = StockPipeline(_config(config, options), series)
+    return pipeline.train_and_export(run, callbacks)
 
-    if output_dir is not None:
-        trainer_options = dict(options.pop("trainer_options", None) or {})
-        if trainer_options.get("log_dir") is None:
-            trainer_options["log_dir"] = str(Path(output_dir) / "logs")
-        options["trainer_options"] = trainer_options
-    run = train(**options)
-    if not is_chief(resolve_strategy(run.trainer_options.get("strategy"))):
-        print("not the chief worker: the chief writes the outputs and exports the model")
-        return None
-    print(run.table())
-    if output_dir is not None:
-        for label, path in write_outputs(run, output_dir).items():
-            print(f"{label}: {path}")
-    path = export_version(model_dir, run.model, run.scaler, run.card(), name=name)
-    print(f"exported {path}")
-    return path
+
+def _config(config: StockConfig | None, options: dict[str, Any]) -> StockConfig:
+    if config is None:
+        return StockConfig(**options)
+    return config.replace(**options) if options else config
 
 
 def _jsonable(options: dict[str, Any]) -> dict[str, Any]:

@@ -18,50 +18,31 @@ from __future__ import annotations
 
 import keras
 
-import keras_rnn
-
-CELLS: dict[str, type] = {
-    "lstm": keras_rnn.LSTM,
-    "gru": keras_rnn.GRU,
-    "simple_rnn": keras_rnn.SimpleRNN,
-}
-
-
-def check_cell(cell: str) -> str:
-    if cell not in CELLS:
-        raise ValueError(
-            f"Received an invalid value for argument `cell`: expected one of {sorted(CELLS)}, got {cell!r}."
-        )
-    return cell
+from keras_rnn.predictors.config import check_positive_ints
+from keras_rnn.predictors.pipeline import recurrent_layer
+from keras_rnn.predictors.text.config import TextConfig
 
 
 def build_language_model(
     vocab_size: int,
     *,
-    cell: str = "lstm",
-    units: int = 256,
-    layers: int = 1,
-    embedding_dim: int = 64,
+    cell: str = TextConfig.cell,
+    units: int = TextConfig.units,
+    layers: int = TextConfig.layers,
+    embedding_dim: int = TextConfig.embedding_dim,
 ) -> keras.Model:
     """A next-token model: int ids ``(batch, T)`` -> logits ``(batch, T, vocab_size)``.
 
     Layer names the export relies on: ``embedding``, ``rnn_0 .. rnn_{layers-1}``, ``logits``.
     """
-    check_cell(cell)
-    for name, value in (
-        ("vocab_size", vocab_size),
-        ("units", units),
-        ("layers", layers),
-        ("embedding_dim", embedding_dim),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(
-                f"Received an invalid value for argument `{name}`, expected a positive integer, got {value!r}."
-            )
+    layer_class = recurrent_layer(cell)
+    check_positive_ints(
+        vocab_size=vocab_size, units=units, layers=layers, embedding_dim=embedding_dim
+    )
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     x = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")(ids)
     for i in range(layers):
-        x = CELLS[cell](units, return_sequences=True, name=f"rnn_{i}")(x)
+        x = layer_class(units, return_sequences=True, name=f"rnn_{i}")(x)
     logits = keras.layers.Dense(vocab_size, name="logits")(x)
     return keras.Model(ids, logits, name=f"text_{cell}")
 

@@ -40,11 +40,11 @@ def test_bad_flags_exit_2_naming_flag_and_value(argv, flag, value, capsys):
 
 
 def test_defaults_are_the_quick_offline_run():
-    options = cli.options_from_args(_parse([]))
-    assert options["corpus"] == "pydoc" and options["level"] == "char"
-    assert options["seq_len"] == 64 and options["epochs"] == 6
-    assert options["model_dir"] == "models"
-    assert options["trainer"]["clip_norm"] == 1.0
+    config = cli.config_from_args(_parse([]))
+    assert config.corpus == "pydoc" and config.level == "char"
+    assert config.seq_len == 64 and config.epochs == 6
+    assert config.model_dir == "models" and config.output_dir == "runs/text"
+    assert config.clip_norm == 1.0
 
 
 def test_missing_corpus_and_offline_tfds_fail_with_exit_2(tmp_path, capsys):
