@@ -662,6 +662,27 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ---- report ------------------------------------------------------------------------------------
+NOTES = """How each server is set up (bench/peers/): *ours* is `keras-rnn serve` with its defaults
+but for `SERVING_MAX_ENQUEUED_BATCHES=64`; *ours (REF)* is the same command from `git archive
+REF` (the code before this change). *naive FastAPI* (bench/peers/naive_app.py, the project's
+venv) has a pydantic body and a plain `def` endpoint calling the signature once per request.
+*MLServer* 1.7 runs a custom runtime (bench/peers/mlserver_runtime.py) with adaptive batching
+(`max_batch_size` 64, `max_batch_time` 0.5 ms) and its default parallel inference worker;
+`uvloop<0.22` is pinned in its venv because its worker dies at start with newer uvloop.
+*LitServe* 0.2 batches 64 / 0.5 ms in its inference worker process. *KServe*'s Python
+ModelServer has no batching of its own (KServe batches in its Go agent sidecar, not run
+here). Each peer's venv is `bench/.peers/<name>/` (`make bench-peers`, `tensorflow-cpu` 2.21).
+
+Reading: at c=1 every server pays the same signature call (about 1 ms of a batch of one
+here) and the difference is what each spends around it; at c=64 batching decides (one call
+per 30-60 requests), and then the cost per request is HTTP, JSON, validation and routing.
+Ours serves the prediction POSTs through serving/fastpath.py, which runs each route's own
+dependencies and endpoint without FastAPI's per-request routing and dependency solving (see
+docs/serving.md); *ours (REF)* shows the cost of that machinery. Figures on this shared
+2-core machine move by tens of percent between rounds (other jobs run); compare rows within
+one run, and look at the per-round columns."""
+
+
 def write_results(result: dict[str, Any]) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".json.tmp")
@@ -878,8 +899,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--requests", type=int, default=100000, help="request cap per run (default 100000)"
     )
-    parser.add_argument("--seconds", type=float, default=5.0, help="time per run (default 5)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per run (default 3)")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (default 4)")
     parser.add_argument(
         "--concurrency", type=int, nargs="+", default=list(CONCURRENCY), help="default: 1 16 64"
     )
@@ -981,6 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         result["text"] = text
     result["targets"] = targets(result)
+    result["notes"] = NOTES
     write_results(result)
     print(f"wrote {RESULTS}")
     section_text = section(result)
