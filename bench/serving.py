@@ -76,6 +76,17 @@ LABELS = {
 
 
 # ---- models ------------------------------------------------------------------------------------
+def describe(model_dir: Path, name: str, how: str) -> str:
+    """``how`` (e.g. "quick real export") with the cell and units from the version's card."""
+    version = latest_version_dir(model_dir, name)
+    card_path = None if version is None else version / CARD_FILE
+    card = json.loads(card_path.read_text()) if card_path and card_path.is_file() else {}
+    model = card.get("model", {})
+    if model.get("cell") and model.get("units"):
+        return f"{how} ({model['cell']}, {model['units']} units)"
+    return how
+
+
 def prepare_models(model_dir: Path | None, work: Path, text: bool) -> tuple[Path, str, str]:
     """A repository with a stock model (the given one, else a quick real export, 1 epoch)
     and, when ``text``, a text model (a quick real export when the repository has none)."""
@@ -83,7 +94,7 @@ def prepare_models(model_dir: Path | None, work: Path, text: bool) -> tuple[Path
     if model_dir is not None:
         if latest_version_dir(model_dir, Stock.NAME) is None:
             raise SystemExit(f"--model-dir {str(model_dir)!r}: no stock model version in it")
-        stock_desc = f"given: {model_dir}"
+        stock_desc = describe(model_dir, Stock.NAME, "given with --model-dir")
     else:
         try:
             from keras_rnn.predictors.stock import train_and_export
@@ -106,7 +117,7 @@ def prepare_models(model_dir: Path | None, work: Path, text: bool) -> tuple[Path
                 f"quick real export ({model.get('cell')}, {model.get('units')} units, 1 epoch)"
             )
         else:
-            text_desc = f"given: {model_dir}"
+            text_desc = describe(model_dir, Text.NAME, "given with --model-dir")
     return model_dir, stock_desc, text_desc
 
 
