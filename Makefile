@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-browser test-gpu browser lint bench bench-layers bench-trainer bench-serving tutorials clean
+.PHONY: bench-peers demo test test-slow test-browser test-gpu browser lint bench bench-layers bench-trainer bench-serving tutorials clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,23 @@ bench-layers: $(STAMP)
 bench-trainer: $(STAMP)
 	$(BIN)/python -m bench.trainer
 
+## Peers (MLServer, LitServe, KServe), each in its own venv: they pin other FastAPI versions.
+PEERS     := mlserver litserve kserve
+PEER_DIR  := bench/.peers
+PEER_STAMPS := $(PEERS:%=$(PEER_DIR)/%/.installed)
+
+$(PEER_DIR)/%/.installed: bench/peers/%.txt
+	rm -rf $(PEER_DIR)/$*
+	$(PYTHON) -m venv $(PEER_DIR)/$*
+	$(PEER_DIR)/$*/bin/pip install --quiet --upgrade pip
+	@# A peer that cannot install is reported by the bench (bench/.peers/NAME/install.log), not fatal.
+	$(PEER_DIR)/$*/bin/pip install --quiet -r bench/peers/$*.txt > $(PEER_DIR)/$*/install.log 2>&1 \
+	  && touch $@ || echo "bench: peer $* did not install; see $(PEER_DIR)/$*/install.log"
+
+bench-peers: $(PEER_STAMPS)
+
 bench-serving: $(STAMP)
+	-$(MAKE) --no-print-directory -k bench-peers
 	$(BIN)/python -m bench.serving
 
 ## Every tutorial in full mode (slow); figures go to docs/tutorials.md.

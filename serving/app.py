@@ -19,6 +19,8 @@ from fastapi.staticfiles import StaticFiles
 
 from . import auth, errors
 from .encoding import JSONBody
+from .fastpath import FastRoutes
+from .fastpath import fast_routes as find_routes
 from .middleware import RequestIdFilter, ServiceMiddleware
 from .routes import ops, tasks, tfserving, v2
 from .service import Service
@@ -41,7 +43,22 @@ def configure_logging(level: str = "info") -> None:
         root.propagate = False
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+# The prediction POSTs served by serving.fastpath (the same endpoints, without FastAPI's
+# per-request routing and dependency solving); every other route goes through FastAPI.
+FAST_ENDPOINTS = (
+    tfserving.predict,
+    tfserving.predict_version,
+    v2.infer,
+    v2.infer_version,
+    tasks.forecast,
+    tasks.text_next,
+    tasks.text_generate,
+)
+
+
+def create_app(settings: Settings | None = None, *, fast_routes: bool = True) -> FastAPI:
+    """The service's app; ``fast_routes=False`` sends every request through FastAPI's own
+    routing (the tests compare both)."""
     settings = settings or Settings()
     service = Service(settings)
 
@@ -72,6 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router)
     auth.document(app, routers)
+    if fast_routes:
+        # The innermost middleware: CORS and ServiceMiddleware wrap it as they wrap FastAPI.
+        app.add_middleware(FastRoutes, routes=lambda a: find_routes(a, FAST_ENDPOINTS))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -33,7 +33,7 @@ def dumps(content: Any) -> bytes:
 def check_finite(outputs: dict[str, np.ndarray], what: str = "model") -> None:
     for name, value in outputs.items():
         arr = np.asarray(value)
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise NonFiniteOutput(
                 f"The {what} produced a non-finite value (NaN or infinity) in output `{name}` "
                 "for this input; no result is returned.",

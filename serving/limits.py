@@ -39,9 +39,12 @@ def check_inputs(arrays: dict[str, np.ndarray], limits: Limits) -> None:
     its limit, naming the input, its value and the limit."""
     for name, field in SCALAR_LIMITS.items():
         value = arrays.get(name)
-        if value is None or np.size(value) == 0 or np.asarray(value).dtype.kind not in "iu":
+        if value is None:
             continue
-        biggest = int(np.max(value))
+        value = np.asarray(value)
+        if value.size == 0 or value.dtype.kind not in "iu":
+            continue
+        biggest = int(value.max())
         limit = getattr(limits, field)
         if biggest > limit:
             raise InvalidInput(f"`{name}` is {biggest}; the limit is {limit}.")

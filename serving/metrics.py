@@ -19,6 +19,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.metrics_core import Metric
@@ -105,6 +106,18 @@ class Metrics:
             multiprocess_mode="livemax",
         )
         self._version_series: set[tuple[str, str, str]] = set()
+        # Children by labels: `labels()` takes a lock and builds its key on every call.
+        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one HTTP request and its latency (by route template, method, status)."""
+        key = (route, method, str(status))
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(*key), self.latency.labels(route))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_batch(self, model: str, signature: str, size: int, seconds: float) -> None:
         self.batch_size.labels(model, signature).observe(size)

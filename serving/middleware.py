@@ -99,8 +99,7 @@ class ServiceMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or ("static" if status < 400 else "unmatched")
             elapsed = time.perf_counter() - started
-            self.metrics.requests.labels(template, method, str(status)).inc()
-            self.metrics.latency.labels(template).observe(elapsed)
+            self.metrics.observe_request(template, method, status, elapsed)
             access_log.info(
                 '%s "%s %s" %d %.1fms',
                 _client(scope),

@@ -212,8 +212,8 @@ def to_array(value: Any, info: TensorInfo, limits: Limits, *, batched: bool) -> 
                 raise bad_request(
                     f"Input `{where}` expects numbers ({info.dtype}), got {_kind_name(arr)}."
                 )
-            arr = arr.astype(np.float64)
-            if not np.all(np.isfinite(arr)):
+            arr = arr.astype(np.float64, copy=False)
+            if not np.isfinite(arr).all():
                 raise bad_request(f"Input `{where}` contains NaN or infinity; send finite numbers.")
             big = float(np.finfo(target).max)
             if arr.size and np.abs(arr).max() > big:
