@@ -14,6 +14,7 @@ command whose optional extra is missing says which one to install before anythin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -143,6 +144,27 @@ def _load(module_name: str):
         raise
 
 
+@contextlib.contextmanager
+def _without_package_init(name: str):
+    """Let a command's module be imported for its ``--help`` without ``name/__init__.py``.
+
+    The commands' modules live inside ``keras_rnn``, whose ``__init__`` imports the layers
+    and so TensorFlow (seconds) to register them with Keras; their flags need none of it.
+    The package is entered as a bare module carrying only its ``__path__``, and everything
+    imported under it is dropped again afterwards, so a later ``import keras_rnn`` is whole.
+    """
+    spec = None if name in sys.modules else importlib.util.find_spec(name)
+    if spec is None:
+        yield
+        return
+    sys.modules[name] = importlib.util.module_from_spec(spec)
+    try:
+        yield
+    finally:
+        for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+            del sys.modules[module]
+
+
 def _version() -> str:
 
     try:
@@ -159,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing and not {"-h", "--help"} & set(argv):
         print(extras_message(path, missing), file=sys.stderr)
         return 2
+    if {"-h", "--help"} & set(argv):
+        with _without_package_init("keras_rnn"):
+            build_parser(argv).parse_args(argv)  # prints the help and exits
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     module = _load(args._module)

@@ -127,7 +127,18 @@ def test_load_model_in_a_fresh_process_after_import_keras_rnn(tmp_path):
     assert "loaded" in _ok(_run([sys.executable, "load.py", *files], tmp_path))
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"], ["--version"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["serve", "--help"],
+        ["train", "stock", "--help"],
+        ["train", "text", "--help"],
+        ["tutorial", "--help"],
+        ["demo", "--help"],
+        ["--version"],
+    ],
+)
 def test_help_does_not_import_tensorflow(tmp_path, argv):
     started = time.perf_counter()
     out = _ok(_run([sys.executable, "-c", HELP, *argv], tmp_path))
