@@ -116,12 +116,17 @@ def write_version(
     return final
 
 
+# Before this: a temporary directory named with our pid is an earlier process's.
+_IMPORTED_AT = time.time()
+
+
 def remove_orphans(model_dir: str | os.PathLike, name: str) -> list[Path]:
     """Delete the temporary directories that killed exports left under ``<model_dir>/<name>``.
 
-    A directory ``.tmp-<version>-<pid>-*`` is an orphan when no process ``pid`` runs on this
-    machine (a running export keeps its own); one without a pid when older than an hour.
-    Returns what was removed.
+        A directory ``.tmp-<version>-<pid>-*`` is an orphan when no process ``pid`` runs on this
+        machine (a running export keeps its own) or, named with this process's pid, when it is
+    older than this process (a container's entry point has the same pid every run); one without a pid when older than an hour.
+        Returns what was removed.
     """
     base = Path(model_dir) / validate_name(name)
     if not base.is_dir():
@@ -133,7 +138,10 @@ def remove_orphans(model_dir: str | os.PathLike, name: str) -> list[Path]:
             continue
         pid = match.group(1)
         if pid is not None:
-            orphan = int(pid) != os.getpid() and not _process_exists(int(pid))
+            if int(pid) == os.getpid():  # ours, or an earlier process's with our pid (PID 1 in
+                orphan = path.stat().st_mtime < _IMPORTED_AT  # a container, run after run)
+            else:
+                orphan = not _process_exists(int(pid))
         else:
             orphan = time.time() - path.stat().st_mtime > LEGACY_ORPHAN_AGE_S
         if orphan:

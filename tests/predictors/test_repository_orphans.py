@@ -37,3 +37,17 @@ def test_orphans_of_killed_exports_go_live_ones_stay(tmp_path):
     assert final == base / "1" and list_versions(tmp_path, "stock") == [1]
     assert sorted(p.name for p in base.iterdir()) == sorted(["1", recent_legacy.name, live.name])
     assert remove_orphans(tmp_path, "stock") == []
+
+
+def test_an_earlier_process_with_our_pid_left_an_orphan(tmp_path):
+    """A container's entry point has the same pid (1) every run: a temporary directory named
+    with our pid but older than this process is an earlier run's, killed half-way."""
+    base = tmp_path / "stock"
+    earlier = base / f".tmp-1-{os.getpid()}-abcd1234"
+    (earlier / "export").mkdir(parents=True)
+    an_hour_ago = time.time() - 3600
+    os.utime(earlier, (an_hour_ago, an_hour_ago))
+    assert remove_orphans(tmp_path, "stock") == [earlier]
+    ours = base / f".tmp-2-{os.getpid()}-efgh5678"  # made now: this process's own export
+    (ours / "export").mkdir(parents=True)
+    assert remove_orphans(tmp_path, "stock") == [] and ours.is_dir()
