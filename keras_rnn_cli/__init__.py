@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import importlib.util
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
@@ -193,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    shown = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt as stop:
@@ -204,6 +207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"keras-rnn: {stop}", file=sys.stderr)
         return stop.exit_code
+    finally:
+        warnings.formatwarning = shown
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning as a command's user reads it: one line, without our source line."""
+    return f"keras-rnn: warning: {message}\n"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -57,3 +58,28 @@ def test_console_script_runs_as_a_module():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("keras-rnn ")
+
+
+def test_a_commands_warning_is_one_line_without_source(tmp_path):
+    """A warning during a command (e.g. a damaged checkpoint skipped) reads as one line, not
+    as Python's two (file:line: category, then the source line that warned). A fresh process:
+    pytest records warnings instead of printing them."""
+    code = textwrap.dedent(
+        """
+        import sys, types, warnings
+        import keras_rnn_cli
+
+        def run(args):
+            warnings.warn("checkpoint ckpt-6 is damaged; falling back", RuntimeWarning)
+            return 0
+
+        command = types.SimpleNamespace(add_arguments=lambda parser: None, run=run)
+        keras_rnn_cli._load = lambda name: command
+        code = keras_rnn_cli.main(["demo"])
+        assert warnings.formatwarning is not keras_rnn_cli._one_line_warning  # put back
+        sys.exit(code)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "keras-rnn: warning: checkpoint ckpt-6 is damaged; falling back\n"

@@ -127,7 +127,8 @@ class CheckpointStore:
             raise CheckpointError(
                 f"none of the checkpoints in {self.directory} could be restored: every one is "
                 f"damaged ({names}, moved to {self.directory / CORRUPT_DIR}). Pass --no-resume "
-                "(resume=False) to start over in this directory, or use another one"
+                "(resume=False) to start over in this directory, --restart (restart=True) to "
+                "delete them and start over, or use another directory"
             )
         return None
 
