@@ -108,7 +108,7 @@ def test_commands_parse_with_our_cli(compose):
     api = compose["services"]["api"]["command"]
     assert api[0] == "keras-rnn"
     args = parser.parse_args(api[1:])
-    assert args.command == "serve" and args.port == 8000 and args.host == "0.0.0.0"
+    assert args._command == "serve" and args.port == 8000 and args.host == "0.0.0.0"
     # the trainer runs deploy/train-missing.sh (installed as `train-missing` in the image)
     assert compose["services"]["trainer"]["command"] == ["train-missing"]
     script = (REPO / "deploy/train-missing.sh").read_text()
