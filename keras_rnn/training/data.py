@@ -85,13 +85,18 @@ def epoch_dataset(data: EpochData, epoch: int) -> tf.data.Dataset:
 
 
 def check_resumable(dataset: tf.data.Dataset) -> None:
-    """Raise ``ValueError`` if ``dataset`` reshuffles itself on each iteration.
+    """Raise ``ValueError`` if ``dataset``'s order is not the same in every process.
 
-    Such a pipeline's order depends on how often it was iterated in this process, so a
-    resumed run would not see the batches the uninterrupted one saw. The pipeline's graph
-    is read for ``Shuffle*Dataset`` ops with ``reshuffle_each_iteration=True``.
+    A pipeline that reshuffles itself on each iteration has an order that depends on how
+    often it was iterated in this process, and an unseeded shuffle one that differs from
+    process to process: either way a resumed run would not see the batches the
+    uninterrupted one saw. The pipeline's graph is read for ``Shuffle*Dataset`` ops with
+    ``reshuffle_each_iteration=True``, or whose two seeds are both 0 (no seed given, no
+    global seed set).
     """
-    for node in _graph_nodes(dataset):
+    nodes = _graph_nodes(dataset)
+    by_name = {node.name: node for node in nodes}
+    for node in nodes:
         if "Shuffle" not in node.op:
             continue
         reshuffle = node.attr.get("reshuffle_each_iteration")
@@ -99,10 +104,30 @@ def check_resumable(dataset: tf.data.Dataset) -> None:
             raise ValueError(
                 "The training data reshuffles itself each iteration "
                 "(shuffle(..., reshuffle_each_iteration=True)): a resumed run would replay "
-                "epoch 0's order. Pass a function epoch -> Dataset whose order depends on the "
-                "epoch, e.g. keras_rnn.training.data.shuffled_per_epoch(examples, batch_size, "
-                "seed=...), or turn checkpoints off."
+                f"epoch 0's order. {_RESUMABLE_HINT}"
             )
+        if _unseeded(node, by_name):
+            raise ValueError(
+                "The training data is shuffled without a seed (shuffle(...) with no seed= "
+                f"and no global seed): a resumed run would see another order. {_RESUMABLE_HINT}"
+            )
+
+
+_RESUMABLE_HINT = (
+    "Pass a function epoch -> Dataset whose order depends on the epoch, e.g. "
+    "keras_rnn.training.data.shuffled_per_epoch(examples, batch_size, seed=...), or turn "
+    "checkpoints off."
+)
+
+
+def _unseeded(node, by_name: dict) -> bool:
+    """A shuffle op whose seed and seed2 inputs (its 3rd and 4th) are constant zeros."""
+    if len(node.input) < 4:
+        return False
+    seeds = [by_name.get(name.split(":")[0].lstrip("^")) for name in node.input[2:4]]
+    if any(seed is None or seed.op != "Const" for seed in seeds):
+        return False
+    return all(int(tf.make_ndarray(seed.attr["value"].tensor)) == 0 for seed in seeds)
 
 
 def _graph_nodes(dataset: tf.data.Dataset) -> list:

@@ -85,6 +85,19 @@ def test_a_self_reshuffling_pipeline_is_refused_when_checkpointing(tmp_path):
     trainer(None).fit(reshuffling, epochs=1)  # no checkpoints, no resume: allowed
 
 
+def test_an_unseeded_shuffle_is_refused_when_checkpointing(tmp_path):
+    """shuffle(reshuffle_each_iteration=False) without a seed has one order per process: a
+    resumed run would see another (printed [18, 12, 0, 2, 17] and [15, 11, 1, 9, 17] in two
+    processes)."""
+    tf.random.set_seed(None)  # no global seed either (earlier tests may have set one)
+    unseeded = examples().shuffle(48, reshuffle_each_iteration=False).batch(8)
+    with pytest.raises(ValueError, match="without a seed"):
+        trainer(tmp_path / "ckpt").fit(unseeded, epochs=1)
+    check_resumable(examples().shuffle(48, seed=5, reshuffle_each_iteration=False))
+    tf.random.set_seed(7)  # a global seed fixes the op's seeds too
+    check_resumable(examples().shuffle(48, reshuffle_each_iteration=False))
+
+
 def test_stock_and_text_pipelines_draw_their_order_from_seed_and_epoch():
     from keras_rnn.data.stock import PriceScaler, chronological_split, load_series, part_windows
     from keras_rnn.data.stock.windows import to_dataset, training_data
