@@ -6,10 +6,11 @@ Pure ASGI (no ``BaseHTTPMiddleware``), so it adds little per request.
 * ``HEAD`` is answered as the ``GET`` of the same path without the body (same status and
   headers), so every GET route, ``/healthz`` included, answers probes that use HEAD.
 * A request body with ``Content-Encoding: gzip`` or ``deflate`` (tritonclient's
-  ``request_compression_algorithm``) is decompressed before the app sees it; any other
-  encoding is 415.
-* The body limit checks ``Content-Length`` first, counts chunked bodies, and applies again
-  to the decompressed body (a zip bomb is a 413), answering before the app reads anything.
+  ``request_compression_algorithm``) is decompressed when the app first reads it, so after
+  the route's API-key check: a caller without the key gets 401 whatever it sent, and no
+  body is inflated for it. Any other encoding is 415, also when the body is read.
+* The body limit checks ``Content-Length`` first and counts chunked bodies before the app
+  runs, and applies again to the decompressed body (a zip bomb is a 413, never expanded).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import zlib
 from typing import Any
 
 from .encoding import dumps
+from .errors import ApiError
 from .metrics import Metrics
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -126,11 +128,6 @@ class ServiceMiddleware:
             except ValueError:
                 pass
         encoding = headers.get(b"content-encoding", b"").decode("latin-1").strip().lower()
-        if encoding not in ("", "identity") and encoding not in _DECODERS:
-            raise _Reject(
-                415,
-                f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or identity.",
-            )
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -151,24 +148,38 @@ class ServiceMiddleware:
 
             return disconnected, scope
         body = b"".join(chunks)
-        if encoding in _DECODERS:
-            body = self._decompress(body, encoding)
+        if encoding not in ("", "identity"):
             kept = [
                 (k, v)
                 for k, v in scope["headers"]
                 if k not in (b"content-encoding", b"content-length")
             ]
-            scope = {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())]}
+            scope = {**scope, "headers": kept}
         sent = False
 
         async def replay() -> dict:
-            nonlocal sent
+            # Decoded on the app's first read, after its dependencies (the key) have run;
+            # a refusal is the app's own error, answered by its exception handlers.
+            nonlocal sent, body
             if not sent:
                 sent = True
+                if encoding not in ("", "identity"):
+                    try:
+                        body = self._decode(body, encoding)
+                    except _Reject as reject:
+                        raise ApiError(reject.status, reject.message) from None
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         return replay, scope
+
+    def _decode(self, body: bytes, encoding: str) -> bytes:
+        if encoding not in _DECODERS:
+            raise _Reject(
+                415,
+                f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or identity.",
+            )
+        return self._decompress(body, encoding)
 
     def _decompress(self, body: bytes, encoding: str) -> bytes:
         """Inflate at most ``max_body_bytes + 1`` bytes: a bomb is refused, never expanded."""
