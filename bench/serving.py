@@ -548,7 +548,8 @@ def make_servers(
         else:
             port = free_port()
             python = peer_python(key)
-            env = {"BENCH_STATS_DIR": str(stats(key)), "PYTHONPATH": str(PEERS)}
+            # The contract package (standard library only) from the checkout: one signature name.
+            env = {"BENCH_STATS_DIR": str(stats(key)), "PYTHONPATH": f"{PEERS}{os.pathsep}{REPO}"}
             if key == "mlserver":
                 folder = work / "mlserver"
                 _mlserver_config(folder, version, port)

@@ -151,7 +151,7 @@ def test_wiring():
     from keras_rnn.cli import build_parser
 
     args = build_parser().parse_args(api["command"][1:])
-    assert api["command"][0] == "keras-rnn" and args.command == "serve" and args.port == 8000
+    assert api["command"][0] == "keras-rnn" and args._command == "serve" and args.port == 8000
 
     job = kinds["Job/keras-rnn-train"]
     (trainer,) = job["spec"]["template"]["spec"]["containers"]

@@ -23,7 +23,6 @@ def exports(tmp_path_factory):
         units=4,
         window=10,
         min_window=5,
-        length=300,
         trainer_options={"verbose": 0},
     )
     text_export(

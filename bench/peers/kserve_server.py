@@ -1,4 +1,4 @@
-"""KServe's Python ModelServer calling the stock SavedModel's ``serving_default``.
+"""KServe's Python ModelServer calling the stock SavedModel's default signature.
 
     python bench/peers/kserve_server.py <version dir> <port>
 
@@ -15,6 +15,8 @@ import numpy as np
 import tensorflow as tf
 from counter import count
 
+from keras_rnn_contract import DEFAULT_SIGNATURE
+
 MODEL, PORT = sys.argv[1], int(sys.argv[2])
 
 
@@ -25,7 +27,7 @@ class Stock(kserve.Model):
         self.load()
 
     def load(self) -> bool:
-        self.fn = tf.saved_model.load(MODEL).signatures["serving_default"]
+        self.fn = tf.saved_model.load(MODEL).signatures[DEFAULT_SIGNATURE]
         self.ready = True
         return self.ready
 

@@ -1,4 +1,4 @@
-"""LitServe with batching (64 rows, 0.5 ms) calling the stock SavedModel's ``serving_default``.
+"""LitServe with batching (64 rows, 0.5 ms) calling the stock SavedModel's default signature.
 
     python bench/peers/litserve_server.py <version dir> <port>
 
@@ -16,13 +16,15 @@ import numpy as np
 import tensorflow as tf
 from counter import count
 
+from keras_rnn_contract import DEFAULT_SIGNATURE
+
 MODEL, PORT = sys.argv[1], int(sys.argv[2])
 BATCH = {"max_batch_size": 64, "batch_timeout": 0.0005}
 
 
 class StockAPI(ls.LitAPI):
     def setup(self, device: str) -> None:
-        self.fn = tf.saved_model.load(MODEL).signatures["serving_default"]
+        self.fn = tf.saved_model.load(MODEL).signatures[DEFAULT_SIGNATURE]
 
     def decode_request(self, request: dict) -> np.ndarray:
         return np.asarray(request["instances"][0], np.float32)

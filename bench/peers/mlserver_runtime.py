@@ -1,4 +1,4 @@
-"""MLServer custom runtime calling the stock SavedModel's ``serving_default``.
+"""MLServer custom runtime calling the stock SavedModel's default signature.
 
 ``bench.serving`` writes ``settings.json`` and ``model-settings.json`` (adaptive batching:
 ``max_batch_size`` 64, ``max_batch_time`` 0.5 ms, the same knobs as ours) and runs
@@ -14,11 +14,13 @@ from mlserver import MLModel
 from mlserver.codecs import NumpyCodec
 from mlserver.types import InferenceRequest, InferenceResponse
 
+from keras_rnn_contract import DEFAULT_SIGNATURE
+
 
 class StockRuntime(MLModel):
     async def load(self) -> bool:
         uri = self.settings.parameters.uri
-        self.fn = tf.saved_model.load(uri).signatures["serving_default"]
+        self.fn = tf.saved_model.load(uri).signatures[DEFAULT_SIGNATURE]
         self.ready = True
         return self.ready
 

@@ -15,8 +15,9 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from bench.peers.counter import count
+from keras_rnn_contract import DEFAULT_SIGNATURE
 
-fn = tf.saved_model.load(os.environ["BENCH_MODEL"]).signatures["serving_default"]
+fn = tf.saved_model.load(os.environ["BENCH_MODEL"]).signatures[DEFAULT_SIGNATURE]
 app = FastAPI()
 
 

@@ -260,7 +260,7 @@ def write_real_models(root) -> None:
     from keras_rnn.predictors.text import train_and_export as text_export
 
     stock_export(
-        model_dir=root, epochs=1, units=16, window=20, min_window=5, length=400,
+        model_dir=root, epochs=1, units=16, window=20, min_window=5,
         trainer_options={"verbose": 0},
     )  # fmt: skip
     text_export(

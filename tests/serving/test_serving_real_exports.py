@@ -21,7 +21,6 @@ def real_dir(tmp_path_factory):
         units=4,
         window=10,
         min_window=5,
-        length=400,
         trainer_options={"verbose": 0},
     )
     text_export(
