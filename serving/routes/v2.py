@@ -81,7 +81,10 @@ _INFER_BODY = {
 SERVER = {
     "name": "keras-rnn-serving",
     "version": "0.1.0",
-    "extensions": ["binary_tensor_data", "model_repository"],
+    # Not `model_repository`: that extension promises load and unload, which this server
+    # does not offer (the directory is watched; with --workers N an unload could reach only
+    # one process). The index it serves anyway, for tritonclient.
+    "extensions": ["binary_tensor_data"],
 }
 
 
