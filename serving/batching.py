@@ -1,4 +1,4 @@
-"""Server-side dynamic batching with TensorFlow Serving's knobs, off the event loop.
+"""Server-side dynamic batching with TensorFlow Serving's knobs, calls off the event loop.
 
 Requests for the same (model, version, signature, non-batch shape, scalar inputs) wait in one
 queue. A batch is cut when it holds ``max_batch_size`` rows or ``batch_timeout_micros`` have
@@ -30,6 +30,14 @@ generation on an idle server is never refused). A request is refused at once wit
 
 and a request still queued (not yet running) when its deadline passes is answered 503 at that
 moment instead of waiting on: no client waits much longer than the deadline for a refusal.
+
+One request at a time. While the server has handled one prediction at a time for the last
+``_QUIET_S`` (no other request admitted meanwhile, nothing queued or running), a request
+whose call is expected to take at most ``inline_call_max_ms`` runs on the event loop
+itself. A batch of one gains nothing from the queue, the cutter task and the worker
+thread, and those hops cost about a quarter of a small model's call; blocking the loop that
+long harms nobody when nobody else is waiting. Any concurrency switches this off for the
+next ``_QUIET_S``, so under load every request goes through the queue and merges.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from .exceptions import Overloaded
 from .settings import Settings
 
 _EWMA = 0.2  # weight of the newest call in the cost moments (after the first few calls)
+_QUIET_S = 0.1  # one request at a time for this long before a call may run on the loop
 
 
 @dataclass(eq=False)
@@ -152,6 +161,9 @@ class Batcher:
         self._on_queued = on_queued
         self._closed = False
         self._running: set[asyncio.Task] = set()
+        self.inline_max_s = settings.inline_call_max_s
+        self._active = 0  # run() calls admitted and not yet answered
+        self._quiet_from = 0.0  # perf_counter time from which no concurrency was seen
 
     @property
     def queued_rows(self) -> int:
@@ -199,7 +211,8 @@ class Batcher:
         labels: tuple[str, str] = ("", ""),
         steps: int = 1,
     ) -> dict[str, np.ndarray]:
-        """Run ``fn(inputs)`` merged with concurrent calls of the same key.
+        """Run ``fn(inputs)`` merged with concurrent calls of the same key (a lone quick call
+        on a quiet server runs at once on the event loop: see the module's docstring).
 
         Args:
             key: requests with equal keys may be merged (it must encode everything that is
@@ -228,8 +241,44 @@ class Batcher:
             raise self._overloaded(
                 f"expected wait {wait_s:.1f} s, past the {self.deadline_s:g} s deadline", wait_s
             )
-        loop = asyncio.get_running_loop()
         cost = self._cost(labels, steps)
+        self._active += 1
+        try:
+            if self._active > 1:
+                self._quiet_from = time.perf_counter() + _QUIET_S
+            elif self._inline_ok(cost, rows):
+                # Requests the loop has read together with this one run up to here first;
+                # if one of them arrives, this request is not alone and takes the queue.
+                await asyncio.sleep(0)
+                if self._inline_ok(cost, rows):
+                    return self._call_inline(fn, inputs, labels, rows, cost)
+            return await self._enqueue(key, fn, inputs, batched, labels, steps, rows, cost)
+        finally:
+            self._active -= 1
+
+    def _inline_ok(self, cost: _Cost, rows: int) -> bool:
+        """Whether this call may run on the event loop: no other request admitted, queued or
+        running, no concurrency for ``_QUIET_S``, and a warm class expected to be quick."""
+        return (
+            self._active == 1
+            and self._queued_rows == 0  # counts the rows of running calls too
+            and cost.n > 0
+            and cost.seconds(1, rows) <= self.inline_max_s
+            and time.perf_counter() >= self._quiet_from
+        )
+
+    async def _enqueue(
+        self,
+        key: tuple,
+        fn: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+        inputs: dict[str, np.ndarray],
+        batched: list[str],
+        labels: tuple[str, str],
+        steps: int,
+        rows: int,
+        cost: _Cost,
+    ) -> dict[str, np.ndarray]:
+        loop = asyncio.get_running_loop()
         merged = bool(batched) and self.max_batch_size > 1
         lane = self._lanes.get(key) if merged else None
         if merged and (lane is None or lane.task is None or lane.task.done()):
@@ -293,11 +342,29 @@ class Batcher:
             ok = True
             return out
         finally:
-            seconds = time.perf_counter() - started
-            if ok:
-                cost.update(rows, seconds)
-            if self._observe is not None:
-                self._observe(labels[0], labels[1], rows, seconds)
+            self._timed(labels, rows, cost, started, ok)
+
+    def _call_inline(
+        self, fn: Callable, inputs: dict, labels: tuple[str, str], rows: int, cost: _Cost
+    ) -> dict:
+        """``fn(inputs)`` on the event loop (see :meth:`_inline_ok`), timed like :meth:`_call`."""
+        started = time.perf_counter()
+        ok = False
+        try:
+            out = fn(inputs)
+            ok = True
+            return out
+        finally:
+            self._timed(labels, rows, cost, started, ok)
+
+    def _timed(
+        self, labels: tuple[str, str], rows: int, cost: _Cost, started: float, ok: bool
+    ) -> None:
+        seconds = time.perf_counter() - started
+        if ok:
+            cost.update(rows, seconds)
+        if self._observe is not None:
+            self._observe(labels[0], labels[1], rows, seconds)
 
     async def _next(self, lane: _Lane, timeout: float | None) -> _Item:
         """The next item of ``lane`` that is still wanted (skips the abandoned ones)."""

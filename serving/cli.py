@@ -116,6 +116,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--num-batch-threads", type=_positive_int, help="batches run at once (default: 2)"
     )
     parser.add_argument(
+        "--inline-call-max-ms",
+        type=_non_negative_float,
+        metavar="MS",
+        help="while one prediction at a time is served, calls expected to take at most this "
+        "long run on the event loop, without a thread hop; 0: never (default: 5)",
+    )
+    parser.add_argument(
         "--request-deadline",
         type=_positive_float,
         metavar="SECONDS",
@@ -156,6 +163,7 @@ def settings_env(args: argparse.Namespace) -> dict[str, str]:
         "batch_timeout_micros": "BATCH_TIMEOUT_MICROS",
         "max_enqueued_batches": "MAX_ENQUEUED_BATCHES",
         "num_batch_threads": "NUM_BATCH_THREADS",
+        "inline_call_max_ms": "INLINE_CALL_MAX_MS",
         "request_deadline": "REQUEST_DEADLINE_S",
         "max_body_bytes": "MAX_BODY_BYTES",
         "log_level": "LOG_LEVEL",

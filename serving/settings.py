@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     batch_timeout_micros: int = Field(500, ge=0, le=1_000_000)
     max_enqueued_batches: int = Field(16, ge=1, le=10_000)
     num_batch_threads: int = Field(2, ge=1, le=64)
+    inline_call_max_ms: float = Field(
+        5.0,
+        ge=0.0,
+        le=1000.0,
+        description="while the server handles one prediction at a time, a call expected to "
+        "take at most this long runs on the event loop, without the thread hop (0: never)",
+    )
     request_deadline_s: float = Field(
         5.0,
         gt=0.0,
@@ -92,6 +99,10 @@ class Settings(BaseSettings):
     @property
     def batch_timeout_s(self) -> float:
         return self.batch_timeout_micros / 1e6
+
+    @property
+    def inline_call_max_s(self) -> float:
+        return self.inline_call_max_ms / 1e3
 
     @property
     def max_queued_rows(self) -> int:

@@ -186,3 +186,99 @@ def test_api_key_auth(model_dir, app_factory, api_key):
         assert pre.headers["access-control-allow-origin"] == "https://example.org"
         other = c.get("/healthz", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+# ---- one request at a time: the call runs on the event loop ------------------------------------
+def _one(i: int = 0) -> dict[str, np.ndarray]:
+    return {"x": np.full((1, 2), i, np.float32), "s": np.array(1.0)}
+
+
+def test_a_lone_quick_call_on_a_quiet_server_runs_on_the_event_loop():
+    threads: list[str] = []
+    observed: list[int] = []
+
+    class Model(SlowDouble):
+        def __call__(self, inputs):
+            threads.append(threading.current_thread().name)
+            return super().__call__(inputs)
+
+    async def main():
+        model = Model(0.0)
+        batcher = Batcher(Settings(), observe=lambda m, s, rows, sec: observed.append(rows))
+        outs = [await batcher.run(("k",), model, _one(i), ["x"]) for i in range(5)]
+        await batcher.close()
+        return model, outs
+
+    model, outs = run(main())
+    # The first call of a class is cold and not timed, the second gives its cost: both go
+    # through the queue; from then on a lone call runs on the loop.
+    assert all(t.startswith("infer") for t in threads[:2]), threads
+    assert threads[2:] == [threading.current_thread().name] * 3
+    assert observed == [1] * 5 and model.sizes == [1] * 5  # metrics see every call
+    for i, out in enumerate(outs):
+        np.testing.assert_array_equal(out["y"], np.full((1, 2), 2 * i, np.float32))
+
+
+def test_concurrency_sends_calls_through_the_queue_for_a_while():
+    async def main(model):
+        batcher = Batcher(Settings(num_batch_threads=1, batch_timeout_micros=2000))
+        for i in range(2):  # warm: the lone calls now run on the loop
+            await batcher.run(("k",), model, _one(i), ["x"])
+        model.threads.clear()
+        # Two requests the loop starts together: neither may run alone on the loop.
+        await asyncio.gather(*(batcher.run(("k",), model, _one(i), ["x"]) for i in range(2)))
+        merged = (list(model.sizes), set(model.threads))
+        model.threads.clear()
+        await batcher.run(("k",), model, _one(), ["x"])  # right after concurrency
+        soon = set(model.threads)
+        model.threads.clear()
+        await asyncio.sleep(0.15)  # quiet again
+        await batcher.run(("k",), model, _one(), ["x"])
+        later = set(model.threads)
+        await batcher.close()
+        return merged, soon, later
+
+    sizes_threads, soon, later = run(main(SlowDouble(0.0)))
+    sizes, threads = sizes_threads
+    assert sizes[-1] == 2, sizes  # merged into one call of 2 rows
+    assert all(t.startswith("infer") for t in threads)
+    assert all(t.startswith("infer") for t in soon)
+    assert later == {threading.current_thread().name}
+
+
+def test_slow_calls_and_zero_setting_never_run_on_the_loop():
+    async def main(model, settings):
+        batcher = Batcher(settings)
+        for i in range(4):
+            await batcher.run(("k",), model, _one(i), ["x"])
+        await batcher.close()
+        return model.threads
+
+    slow = run(main(SlowDouble(0.01), Settings(inline_call_max_ms=5)))  # 10 ms > 5 ms
+    off = run(main(SlowDouble(0.0), Settings(inline_call_max_ms=0)))
+    assert all(t.startswith("infer") for t in slow | off), (slow, off)
+
+
+def test_an_error_on_the_loop_reaches_only_its_caller():
+    calls: list[str] = []
+
+    def flaky(inputs):
+        calls.append(threading.current_thread().name)
+        if inputs["x"][0, 0] < 0:
+            raise ValueError("row refused")
+        return {"y": inputs["x"]}
+
+    async def main():
+        batcher = Batcher(Settings())
+        for i in range(2):  # cold, then timed
+            await batcher.run(("k",), flaky, {"x": np.full((1, 1), i, np.float32)}, ["x"])
+        with pytest.raises(ValueError, match="row refused"):
+            await batcher.run(("k",), flaky, {"x": np.full((1, 1), -1, np.float32)}, ["x"])
+        out = await batcher.run(("k",), flaky, {"x": np.full((1, 1), 5, np.float32)}, ["x"])
+        assert batcher.queued_rows == 0 and batcher.stats()["lanes"] <= 1
+        await batcher.close()
+        return out
+
+    out = run(main())
+    np.testing.assert_array_equal(out["y"], [[5]])
+    assert calls[2:] == [threading.current_thread().name] * 2  # the failing one ran inline too

@@ -41,6 +41,8 @@ def test_flags_become_settings():
         "--no-warmup",
         "--request-deadline",
         "2.5",
+        "--inline-call-max-ms",
+        "0",
     )
     env = cli.settings_env(args)
     assert env["SERVING_MODEL_DIR"] == "/m" and env["SERVING_PORT"] == "9000"
@@ -61,7 +63,7 @@ def test_flags_become_settings():
         }
     )
     assert settings.max_batch_size == 8 and settings.port == 9000
-    assert settings.request_deadline_s == 2.5
+    assert settings.request_deadline_s == 2.5 and settings.inline_call_max_ms == 0
 
 
 @pytest.mark.parametrize(
@@ -71,6 +73,7 @@ def test_flags_become_settings():
         ("--port", "x"),
         ("--max-batch-size", "0"),
         ("--poll-interval", "-1"),
+        ("--inline-call-max-ms", "-1"),
         ("--model-version", "stock=0"),
         ("--model-version", "../x=1"),
         ("--log-level", "loud"),
