@@ -690,9 +690,10 @@ here) and the difference is what each spends around it; at c=64 batching decides
 per 30-60 requests), and then the cost per request is HTTP, JSON, validation and routing.
 Ours serves the prediction POSTs through serving/fastpath.py, which runs each route's own
 dependencies and endpoint without FastAPI's per-request routing and dependency solving (see
-docs/serving.md); *ours (REF)* shows the cost of that machinery. Figures on this shared
-2-core machine move by tens of percent between rounds (other jobs run); compare rows within
-one run, and look at the per-round columns."""
+docs/serving.md), and when it handles one request at a time it runs the call on the event
+loop instead of a worker thread (`SERVING_INLINE_CALL_MAX_MS`), which is what c=1 measures.
+Figures on this shared 2-core machine move by tens of percent between rounds (other jobs
+run); compare rows within one run, and look at the per-round columns."""
 
 
 def write_results(result: dict[str, Any]) -> None:
