@@ -70,17 +70,6 @@ def vocab_size(text: str) -> int:
     return value
 
 
-def non_negative_float(text: str) -> float:
-    """A finite float >= 0."""
-    try:
-        value = float(str(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
-    return value
-
-
 def positive_float(text: str) -> float:
     """A finite float > 0."""
     try:

@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from keras_rnn_cli.args import non_negative_float, non_negative_int, positive_float, positive_int
 from keras_rnn_contract import is_valid_name, parse_version
 
 _VERSIONS = re.compile(r"^[0-9]+(?:,[0-9]+)*$")
@@ -25,10 +24,47 @@ _VERSIONS = re.compile(r"^[0-9]+(?:,[0-9]+)*$")
 MULTIPROC_VAR = "PROMETHEUS_MULTIPROC_DIR"
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _port(text: str) -> int:
-    value = non_negative_int(text)
+    value = _non_negative_int(text)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -49,11 +85,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="bind address (default: 127.0.0.1; 0.0.0.0 in containers)")
     parser.add_argument("--port", type=_port, help="port (default: 8000; 0 picks a free one)")
     parser.add_argument(
-        "--workers", type=positive_int, help="uvicorn worker processes (default: 1)"
+        "--workers", type=_positive_int, help="uvicorn worker processes (default: 1)"
     )
     parser.add_argument(
         "--poll-interval",
-        type=non_negative_float,
+        type=_non_negative_float,
         help="seconds between scans for new versions; 0 disables (default: 2)",
     )
     parser.add_argument(
@@ -64,37 +100,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve exactly these versions of a model (repeatable); default: the newest",
     )
     parser.add_argument(
-        "--max-batch-size", type=positive_int, help="rows per merged call (default: 64)"
+        "--max-batch-size", type=_positive_int, help="rows per merged call (default: 64)"
     )
     parser.add_argument(
         "--batch-timeout-micros",
-        type=non_negative_int,
+        type=_non_negative_int,
         help="max wait to fill a batch (default: 500)",
     )
     parser.add_argument(
         "--max-enqueued-batches",
-        type=positive_int,
+        type=_positive_int,
         help="queue bound in batches; past it: 503 (default: 16)",
     )
     parser.add_argument(
-        "--num-batch-threads", type=positive_int, help="batches run at once (default: 2)"
+        "--num-batch-threads", type=_positive_int, help="batches run at once (default: 2)"
     )
     parser.add_argument(
         "--inline-call-max-ms",
-        type=non_negative_float,
+        type=_non_negative_float,
         metavar="MS",
         help="while one prediction at a time is served, calls expected to take at most this "
         "long run on the event loop, without a thread hop; 0: never (default: 5)",
     )
     parser.add_argument(
         "--request-deadline",
-        type=positive_float,
+        type=_positive_float,
         metavar="SECONDS",
         help="longest wait before a request's model call starts; past it (or when the "
         "expected wait is longer): 503 + Retry-After (default: 5)",
     )
     parser.add_argument(
-        "--max-body-bytes", type=positive_int, help="request body limit (default: 1 MiB)"
+        "--max-body-bytes", type=_positive_int, help="request body limit (default: 1 MiB)"
     )
     parser.add_argument(
         "--cors-origin", action="append", metavar="ORIGIN", help="allowed CORS origin (repeatable)"
