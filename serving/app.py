@@ -2,12 +2,15 @@
 
 ``create_app(settings)`` wires the routers, error handlers, middleware, CORS and the web page
 (``serving/static/`` at ``/`` when present). The lifespan starts the model watcher (first scan
-in the background: ``/readyz`` turns 200 once every model is loaded and warm) and, on
-shutdown, after uvicorn has let in-flight requests finish, stops the watcher and the batcher.
+in the background: ``/readyz`` turns 200 once every model is loaded and warm; with several
+workers each worker's startup waits for its first scan instead, so that only warm workers take
+connections) and, on shutdown, after uvicorn has let in-flight requests finish, stops the
+watcher and the batcher.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,6 +69,11 @@ def create_app(settings: Settings | None = None, *, fast_routes: bool = True) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
         try:
+            if settings.workers > 1:
+                # uvicorn starts accepting on a worker's socket only after its startup: a
+                # worker still loading then takes no connection from the shared socket, so a
+                # client that saw one worker ready never meets one that is not.
+                await asyncio.to_thread(service.registry.initial_scan_done.wait)
             yield
         finally:
             await service.stop()

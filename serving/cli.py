@@ -200,6 +200,23 @@ def _private_metrics_dir() -> Iterator[str]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set while the server runs (``Settings`` and uvicorn's
+    workers read them there), and as it was afterwards: a process that calls :func:`run`, a
+    test for one, keeps its own settings for the servers it starts later."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -213,7 +230,12 @@ def run(args: argparse.Namespace) -> int:
             )
             return 2
         env["SERVING_API_KEY"] = key
-    os.environ.update(env)
+    with _environment(env):
+        return _serve()
+
+
+def _serve() -> int:
+    import sys
 
     try:
         import uvicorn

@@ -39,7 +39,13 @@ class Settings(BaseSettings):
     model_dir: Path = Path("models")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    workers: int = Field(1, ge=1, le=64)
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="uvicorn worker processes; with more than one, a worker takes connections "
+        "only once its models are warm",
+    )
     log_level: str = "info"
 
     # Model repository.

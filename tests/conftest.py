@@ -13,6 +13,27 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+_SERVICE_VARS = ("SERVING_", "PROMETHEUS_MULTIPROC_DIR")
+
+
+def _service_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(_SERVICE_VARS)}
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_service_settings():
+    """A test that leaves ``SERVING_*`` set in this process configures every server a later
+    test starts (they inherit the environment): the demo once ran two workers that way."""
+    before = _service_environment()
+    yield
+    after = _service_environment()
+    if after != before:
+        for key in after.keys() - before.keys():
+            del os.environ[key]
+        os.environ.update(before)
+        pytest.fail(f"the test left the service environment changed: {before} -> {after}")
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     import keras

@@ -10,9 +10,12 @@ handling of ``PROMETHEUS_MULTIPROC_DIR`` (with ``uvicorn.run`` replaced).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +25,7 @@ import numpy as np
 import pytest
 
 from serving import cli
+from serving.app import create_app
 from serving.batching import Batcher
 from serving.settings import Settings
 from tests.fixtures.savedmodels import write_stock_model
@@ -51,27 +55,32 @@ def _samples(text: str, name: str) -> dict[str, float]:
     return found
 
 
-def _wait_all_workers_ready(server: LiveServer, workers: int, timeout: float = 60.0) -> None:
-    """Until every worker has answered /readyz with 200: each loads the models itself, so one
-    ready answer says nothing about the other worker."""
+def _workers_of(server: LiveServer, count: int, timeout: float = 30.0) -> list[int]:
+    """The pids of uvicorn's worker processes (spawned children of the server), oldest first."""
     deadline = time.monotonic() + timeout
-    ready: set[str] = set()
-    while len(ready) < workers:
-        assert time.monotonic() < deadline, f"not all workers ready:\n{server.log()}"
+    while time.monotonic() < deadline:
         assert server.proc.poll() is None, f"the server exited:\n{server.log()}"
-        try:
-            r = _fresh(server.url, "GET", "/readyz")
-        except httpx.HTTPError:
-            time.sleep(0.1)
-            continue
-        if r.status_code == 200:
-            ready.add(_worker_of(r))
-        else:
-            time.sleep(0.1)
+        children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
+        workers = []
+        for pid in map(int, children.read_text().split()):
+            with contextlib.suppress(OSError):
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+                    workers.append(pid)
+        if len(workers) == count:
+            return sorted(workers)
+        time.sleep(0.01)
+    raise AssertionError(f"no {count} workers within {timeout} s:\n{server.log()}")
 
 
-def test_two_workers_expose_the_sum_of_their_metrics(tmp_path: Path, monkeypatch):
-    """Without multiprocess mode every scrape shows one worker's share of the requests."""
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc for the workers")
+def test_two_workers_serve_only_when_warm_and_expose_the_sum_of_their_metrics(
+    tmp_path: Path, monkeypatch
+):
+    """One worker is held back (SIGSTOP) until the other is ready, then let go: while it loads,
+    every request is answered 200 by the warm worker, never 503 by the loading one. Each
+    scrape, whichever worker takes it, counts both workers' requests (without multiprocess
+    mode it would show one worker's share)."""
     root = tmp_path / "models"
     write_stock_model(root, 1)
     tmp = tmp_path / "tmp"  # the server's TMPDIR: where its private metrics directory goes
@@ -83,25 +92,35 @@ def test_two_workers_expose_the_sum_of_their_metrics(tmp_path: Path, monkeypatch
         args=["--workers", "2", "--poll-interval", "0"],
         TMPDIR=str(tmp),
     )
+    late = None
     try:
+        late = _workers_of(server, 2)[-1]
+        os.kill(late, signal.SIGSTOP)
         server.wait_ready()
-        _wait_all_workers_ready(server, 2)
-
-        sent, answered_by = 0, set()
+        first = _worker_of(_fresh(server.url, "GET", "/readyz"))
+        # uvicorn replaces a worker that misses its 5 s health ping: then its replacement is
+        # the one that loads late, which tests the same thing.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(late, signal.SIGCONT)
+        statuses, by_late = [], 0
+        deadline = time.monotonic() + 90
         with ThreadPoolExecutor(4) as pool:
-            while len(answered_by) < 2 or sent < 40:  # both workers take a share
-                assert sent < 400, "one worker answered every request"
+            while by_late < 5 or len(statuses) < 40:  # until the late one, warm, takes a share
+                assert time.monotonic() < deadline, (
+                    f"the late worker never answered:\n{server.log()}"
+                )
                 batch = list(
                     pool.map(
                         lambda _: _fresh(
                             server.url, "POST", PREDICT_ROUTE, json={"prices": [1.0, 2.0]}
                         ),
-                        range(20),
+                        range(8),
                     )
                 )
-                sent += len(batch)
-                assert [r.status_code for r in batch] == [200] * len(batch)
-                answered_by |= {_worker_of(r) for r in batch}
+                statuses += [r.status_code for r in batch]
+                by_late += sum(_worker_of(r) != first for r in batch)
+        assert set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
+        sent = len(statuses)
 
         for _ in range(6):  # fresh connections: either worker may answer
             r = _fresh(server.url, "GET", "/metrics")
@@ -117,9 +136,51 @@ def test_two_workers_expose_the_sum_of_their_metrics(tmp_path: Path, monkeypatch
         metrics_dirs = list(tmp.glob("keras-rnn-metrics-*"))
         assert len(metrics_dirs) == 1 and any(metrics_dirs[0].glob("*.db")), metrics_dirs
     finally:
+        if late is not None:
+            with contextlib.suppress(OSError):
+                os.kill(late, signal.SIGCONT)
         code = server.stop()
     assert code in (0, -15), server.log()
     assert not list(tmp.glob("keras-rnn-metrics-*")), "the metrics directory was left behind"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_with_several_workers_a_worker_starts_serving_only_once_warm(tmp_path: Path, workers):
+    """uvicorn accepts on a worker's socket after its lifespan startup. With several workers a
+    loading one must not take connections (it would answer 503 where another is warm): its
+    startup waits for the first scan. With one worker, /healthz answers while it loads."""
+    (tmp_path / "stock" / "1").mkdir(parents=True)
+    app = create_app(Settings(model_dir=tmp_path, workers=workers, poll_interval_s=0, settle_s=0))
+    release, loading = threading.Event(), threading.Event()
+
+    def slow_loader(mv, warmup: bool) -> None:
+        loading.set()
+        assert release.wait(10)
+
+    app.state.service.registry._loader = slow_loader
+
+    async def main() -> tuple[bool, bool]:
+        started, finish = asyncio.Event(), asyncio.Event()
+
+        async def serve() -> None:
+            async with app.router.lifespan_context(app):
+                started.set()
+                await finish.wait()
+
+        task = asyncio.create_task(serve())
+        await asyncio.to_thread(loading.wait, 10)
+        await asyncio.sleep(0.3)
+        before = started.is_set()
+        release.set()
+        await asyncio.wait_for(started.wait(), 10)
+        ready = await asyncio.to_thread(app.state.service.registry.wait_ready, 10)
+        finish.set()
+        await asyncio.wait_for(task, 10)
+        return before, ready
+
+    started_while_loading, ready_after = asyncio.run(main())
+    assert started_while_loading is (workers == 1)
+    assert ready_after
 
 
 _WORKER = """
@@ -220,8 +281,23 @@ def fake_uvicorn(monkeypatch) -> list[tuple[str | None, bool]]:
     monkeypatch.setattr(uvicorn, "run", fake_run)
     monkeypatch.setattr(serving.app, "configure_logging", lambda level: None)
     for var in ("SERVING_MODEL_DIR", "SERVING_WORKERS", cli.MULTIPROC_VAR):
-        monkeypatch.delenv(var, raising=False)  # restored after the test: run() sets them
+        monkeypatch.delenv(var, raising=False)  # the user's own settings would change these tests
     return started
+
+
+def test_cli_leaves_the_callers_environment_as_it_was(tmp_path, fake_uvicorn, monkeypatch):
+    """The flags reach the workers through the environment, for as long as the server runs."""
+    import uvicorn
+
+    seen = {}
+    monkeypatch.setattr(
+        uvicorn, "run", lambda app, **kw: seen.update(workers=os.environ["SERVING_WORKERS"])
+    )
+    monkeypatch.setenv("SERVING_WORKERS", "3")
+    assert cli.main(["--model-dir", str(tmp_path), "--workers", "2", "--port", "9001"]) == 0
+    assert seen == {"workers": "2"}
+    assert os.environ["SERVING_WORKERS"] == "3"
+    assert "SERVING_PORT" not in os.environ and "SERVING_MODEL_DIR" not in os.environ
 
 
 def test_cli_gives_several_workers_a_private_metrics_dir(tmp_path, fake_uvicorn):
