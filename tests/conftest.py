@@ -1,4 +1,5 @@
-"""Shared test setup: quiet TensorFlow, a fixed seed, and where the shared reference data lives."""
+"""Shared test setup: quiet TensorFlow, a fixed seed, a check that no test leaves service settings
+in the environment, and where the shared reference data lives."""
 
 from __future__ import annotations
 
