@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from keras_rnn_contract import is_valid_name, parse_version
@@ -24,24 +24,23 @@ _VERSIONS = re.compile(r"^[0-9]+(?:,[0-9]+)*$")
 MULTIPROC_VAR = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _int_at_least(low: int, expected: str) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``low``; the error says ``expected`` and the text."""
+
+    def parse(text: str) -> int:
+        try:
+            value: int | None = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+_positive_int = _int_at_least(1, "a positive integer")
+_non_negative_int = _int_at_least(0, "a non-negative integer")
 
 
 def _port(text: str) -> int:
@@ -184,23 +183,6 @@ def settings_env(args: argparse.Namespace) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _private_metrics_dir() -> Iterator[str]:
-    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for the workers, removed when the server exits.
-
-    Set in this (the parent) process before uvicorn spawns the workers: they inherit the
-    environment and import prometheus_client after it is set, which is when it picks its
-    value storage. A fresh directory holds no counts of an earlier run.
-    """
-    path = tempfile.mkdtemp(prefix="keras-rnn-metrics-")
-    os.environ[MULTIPROC_VAR] = path
-    try:
-        yield path
-    finally:
-        os.environ.pop(MULTIPROC_VAR, None)
-        shutil.rmtree(path, ignore_errors=True)
-
-
-@contextlib.contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     """``os.environ`` with ``values`` set while the server runs (``Settings`` and uvicorn's
     workers read them there), and as it was afterwards: a process that calls :func:`run`, a
@@ -215,6 +197,22 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _private_metrics_dir() -> Iterator[str]:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for the workers, removed when the server exits.
+
+    Set in this (the parent) process before uvicorn spawns the workers: they inherit the
+    environment and import prometheus_client after it is set, which is when it picks its
+    value storage. A fresh directory holds no counts of an earlier run.
+    """
+    path = tempfile.mkdtemp(prefix="keras-rnn-metrics-")
+    try:
+        with _environment({MULTIPROC_VAR: path}):
+            yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> int:
