@@ -7,13 +7,18 @@ there), and an installed wheel carries them as ``keras_rnn/tutorials/`` so that
 file.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 TUTORIALS = "keras_rnn.tutorials"
 
 setup(
+    # Namespace packages too: the data folders (keras_rnn/data/stock/bundled, serving/static)
+    # have no __init__.py, and setuptools warns about every folder it is not told about.
     packages=[
-        *find_packages(include=["keras_rnn*", "keras_rnn_cli*", "keras_rnn_contract*", "serving*"]),
+        *find_namespace_packages(
+            include=["keras_rnn*", "keras_rnn_cli*", "keras_rnn_contract*", "serving*"],
+            exclude=["*.__pycache__"],
+        ),
         TUTORIALS,
     ],
     package_dir={TUTORIALS: "tutorials"},
