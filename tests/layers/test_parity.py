@@ -250,13 +250,15 @@ def test_variable_batch_and_time_in_one_graph(kind: str) -> None:
     assert len(fn_ours._list_all_concrete_functions()) == 1
 
 
-@pytest.mark.parametrize("time", [1, 8, 9, 17, 26])
+@pytest.mark.parametrize("time", [1, 3, 8, 9, 17, 26])
 @pytest.mark.parametrize(("return_sequences", "go_backwards"), [(True, False), (False, True)])
+@pytest.mark.parametrize("training", [True, False])
 def test_lengths_around_the_unrolled_block(
-    kind: str, time: int, return_sequences: bool, go_backwards: bool
+    kind: str, time: int, return_sequences: bool, go_backwards: bool, training: bool
 ) -> None:
-    """Loops that run several steps per iteration (SimpleRNN: 8) must handle the leftover
-    steps in order, forwards and backwards, with gaps in the mask."""
+    """Loops that run several steps per iteration (SimpleRNN's BPTT: 8, every inference
+    loop: 4) must handle the leftover steps in order, forwards and backwards, with gaps in
+    the mask; the inference loops also under TensorFlow's own gradient."""
     import keras
 
     def build(rnn):
@@ -270,4 +272,4 @@ def test_lengths_around_the_unrolled_block(
     x[0, ::3] = 0.0  # gaps
     x[1, time // 2 :] = 0.0  # right padding
     ours, ref = twins(build, kind)
-    assert_model_parity(ours, ref, x)
+    assert_model_parity(ours, ref, x, training=training)

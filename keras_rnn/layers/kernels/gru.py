@@ -7,9 +7,9 @@ import tensorflow as tf
 from keras_rnn.layers.kernels.common import (
     Activation,
     flat_matmul_t,
+    lean_loop,
     new_arrays,
     run_loop,
-    step_reader,
     times_grad,
     zeros_if_none,
 )
@@ -68,44 +68,59 @@ def gru_sequence(
     has_rbias = recurrent_bias is not None
     args = [xw, h0, recurrent_kernel] + ([recurrent_bias] if has_rbias else [])
 
-    def forward(xw, h0, u_mat, rbias, keep: bool):
-        units = tf.shape(h0)[1]
-        u_zr, u_h = u_mat[:, : 2 * units], u_mat[:, 2 * units :]
-        # BPTT never differentiates this loop, so it can slice (a view, no copy);
-        # the lean loop reads through a TensorArray, which TensorFlow differentiates well.
-        read_x, like = ((lambda t: xw[t]), xw) if keep else step_reader(xw)
-        # h_t, and to keep: h_{t-1}, z, r, n, hu_h (reset_after) or r*h (not)
-        arrays = new_arrays(like, 6 if keep else 1)
+    def split_kernel(u_mat):
+        """``U``, or ``(U_zr, U_h)`` without reset_after (sliced once, outside the loop)."""
+        if reset_after:
+            return u_mat
+        units = tf.shape(u_mat)[0]
+        return u_mat[:, : 2 * units], u_mat[:, 2 * units :]
+
+    def cell(xw_t, h, u, rbias):
+        """One step, ``u`` from ``split_kernel``: ``(h', z, r, n, hu_h or r*h)``."""
+        x_z, x_r, x_h = tf.split(xw_t, 3, axis=1)
+        if reset_after:
+            hu = tf.matmul(h, u)
+            if has_rbias:
+                hu += rbias
+            hu_z, hu_r, hu_h = tf.split(hu, 3, axis=1)
+            z, r = gate_act.fn(x_z + hu_z), gate_act.fn(x_r + hu_r)
+            n = act.fn(x_h + r * hu_h)
+            extra = hu_h
+        else:
+            u_zr, u_h = u
+            hu_z, hu_r = tf.split(tf.matmul(h, u_zr), 2, axis=1)
+            z, r = gate_act.fn(x_z + hu_z), gate_act.fn(x_r + hu_r)
+            extra = r * h
+            n = act.fn(x_h + tf.matmul(extra, u_h))
+        return z * h + (1.0 - z) * n, z, r, n, extra
+
+    if not hand_written_backward:
+        u = split_kernel(recurrent_kernel)
+        hs, _ = lean_loop(
+            lambda xw_t, carry: cell(xw_t, carry[0], u, recurrent_bias)[:1],
+            xw,
+            (h0,),
+            mask,
+            return_sequence,
+        )
+        return hs
+
+    def forward(xw, h0, u_mat, rbias):
+        # BPTT never differentiates this loop, so it reads by slicing (a view, no copy).
+        # Kept: h_t, h_{t-1}, z, r, n, and hu_h (reset_after) or r*h (not)
+        arrays = new_arrays(xw, 6)
+        u = split_kernel(u_mat)
 
         def step(t, h, *tas):
-            x_z, x_r, x_h = tf.split(read_x(t), 3, axis=1)
-            if reset_after:
-                hu = tf.matmul(h, u_mat)
-                if has_rbias:
-                    hu += rbias
-                hu_z, hu_r, hu_h = tf.split(hu, 3, axis=1)
-                z, r = gate_act.fn(x_z + hu_z), gate_act.fn(x_r + hu_r)
-                n = act.fn(x_h + r * hu_h)
-                extra = hu_h
-            else:
-                hu_z, hu_r = tf.split(tf.matmul(h, u_zr), 2, axis=1)
-                z, r = gate_act.fn(x_z + hu_z), gate_act.fn(x_r + hu_r)
-                extra = r * h
-                n = act.fn(x_h + tf.matmul(extra, u_h))
-            h_new = z * h + (1.0 - z) * n
+            h_new, z, r, n, extra = cell(xw[t], h, u, rbias)
             if masked:
                 m = mask[t]
                 h_new = m * h_new + (1.0 - m) * h
-            saved = (h_new, h, z, r, n, extra) if keep else (h_new,)
+            saved = (h_new, h, z, r, n, extra)
             return (h_new, *(ta.write(t, v) for ta, v in zip(tas, saved, strict=True)))
 
-        h_t, *tas = run_loop(step, tf.shape(like)[0], (h0, *arrays))
-        if not (keep or return_sequence):
-            return [h_t[None]]
+        _, *tas = run_loop(step, tf.shape(xw)[0], (h0, *arrays))
         return [ta.stack() for ta in tas]
-
-    if not hand_written_backward:
-        return forward(xw, h0, recurrent_kernel, recurrent_bias, keep=False)[0]
 
     @tf.custom_gradient
     def run(*args: tf.Tensor):
@@ -114,7 +129,7 @@ def gru_sequence(
         units = tf.shape(h0)[1]
         u_zr, u_h = u_mat[:, : 2 * units], u_mat[:, 2 * units :]
         length = tf.shape(xw)[0]
-        hs, *saved = forward(xw, h0, u_mat, rbias, keep=True)
+        hs, *saved = forward(xw, h0, u_mat, rbias)
 
         def grad(d_hs: tf.Tensor | None):
             reads = (zeros_if_none(d_hs, hs), *saved)  # read by slicing: views, no copies

@@ -6,10 +6,10 @@ import tensorflow as tf
 
 from keras_rnn.layers.kernels.common import (
     Activation,
+    lean_loop,
     new_arrays,
     previous_states_t_matmul,
     run_loop,
-    step_reader,
     times_grad,
     zeros_if_none,
 )
@@ -61,41 +61,35 @@ def lstm_sequence(
         ``c_T``: ``(B, u)``.
     """
     masked = mask is not None
+    if not hand_written_backward:
 
-    def forward(xw, h0, c0, u_mat, keep: bool):
-        # BPTT never differentiates this loop, so it can slice (a view, no copy);
-        # the lean loop reads through a TensorArray, which TensorFlow differentiates well.
-        read_x, like = ((lambda t: xw[t]), xw) if keep else step_reader(xw)
-        arrays = new_arrays(like, 7 if keep else 1)  # h, c_{t-1}, i, f, g, o, tanh(c')
+        def lean_step(xw_t: tf.Tensor, carry: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, ...]:
+            h, c = carry
+            return _cell(xw_t + tf.matmul(h, recurrent_kernel), c, act, gate_act)[:2]
+
+        hs, (_, c_t) = lean_loop(lean_step, xw, (h0, c0), mask, return_sequence)
+        return hs, c_t
+
+    def forward(xw, h0, c0, u_mat):
+        # BPTT never differentiates this loop, so it reads by slicing (a view, no copy)
+        arrays = new_arrays(xw, 7)  # h, c_{t-1}, i, f, g, o, tanh(c')
 
         def step(t, h, c, *tas):
-            z = read_x(t) + tf.matmul(h, u_mat)
-            z_i, z_f, z_g, z_o = tf.split(z, 4, axis=1)
-            i, f, o = gate_act.fn(z_i), gate_act.fn(z_f), gate_act.fn(z_o)
-            g = act.fn(z_g)
-            c_new = f * c + i * g
-            tc = act.fn(c_new)
-            h_new = o * tc
+            h_new, c_new, i, f, g, o, tc = _cell(xw[t] + tf.matmul(h, u_mat), c, act, gate_act)
             if masked:
                 m = mask[t]
                 h_new = m * h_new + (1.0 - m) * h
                 c_new = m * c_new + (1.0 - m) * c
-            saved = (h_new, c, i, f, g, o, tc) if keep else (h_new,)
+            saved = (h_new, c, i, f, g, o, tc)
             return (h_new, c_new, *(ta.write(t, v) for ta, v in zip(tas, saved, strict=True)))
 
-        h_t, c_t, *tas = run_loop(step, tf.shape(like)[0], (h0, c0, *arrays))
-        if not (keep or return_sequence):
-            return c_t, [h_t[None]]
+        _, c_t, *tas = run_loop(step, tf.shape(xw)[0], (h0, c0, *arrays))
         return c_t, [ta.stack() for ta in tas]
-
-    if not hand_written_backward:
-        c_t, (hs,) = forward(xw, h0, c0, recurrent_kernel, keep=False)
-        return hs, c_t
 
     @tf.custom_gradient
     def run(xw: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, u_mat: tf.Tensor):
         length = tf.shape(xw)[0]
-        c_t, (hs, *saved) = forward(xw, h0, c0, u_mat, keep=True)
+        c_t, (hs, *saved) = forward(xw, h0, c0, u_mat)
 
         def grad(d_hs: tf.Tensor | None, d_c_last: tf.Tensor | None):
             reads = (zeros_if_none(d_hs, hs), *saved)  # read by slicing: views, no copies
@@ -138,3 +132,15 @@ def lstm_sequence(
         return (hs, c_t), grad
 
     return run(xw, h0, c0, recurrent_kernel)
+
+
+def _cell(
+    z: tf.Tensor, c: tf.Tensor, act: Activation, gate_act: Activation
+) -> tuple[tf.Tensor, ...]:
+    """One step from ``z = xw_t + h_{t-1} U``: ``(h', c', i, f, g, o, tanh(c'))``."""
+    z_i, z_f, z_g, z_o = tf.split(z, 4, axis=1)
+    i, f, o = gate_act.fn(z_i), gate_act.fn(z_f), gate_act.fn(z_o)
+    g = act.fn(z_g)
+    c_new = f * c + i * g
+    tc = act.fn(c_new)
+    return o * tc, c_new, i, f, g, o, tc

@@ -9,9 +9,8 @@ import tensorflow as tf
 from keras_rnn.layers.kernels.common import (
     Activation,
     flat_matmul_t,
-    new_arrays,
+    lean_loop,
     run_loop,
-    step_reader,
     times_grad,
     zeros_if_none,
 )
@@ -232,16 +231,11 @@ def _lean_forward(
     return_sequence: bool,
 ) -> tf.Tensor:
     """The forward loop alone (inference, or a tape differentiates it)."""
-    # reads go through a TensorArray, which TensorFlow differentiates well
-    read_x, like = step_reader(xw)
-    (hs_ta,) = new_arrays(like, 1)
-
-    def step(t, h, hs_ta):
-        h_new = act.fn(read_x(t) + tf.matmul(h, u_mat))
-        if mask is not None:
-            m = mask[t]
-            h_new = m * h_new + (1.0 - m) * h
-        return h_new, hs_ta.write(t, h_new)
-
-    h_t, hs_ta = run_loop(step, tf.shape(like)[0], (h0, hs_ta))
-    return hs_ta.stack() if return_sequence else h_t[None]
+    hs, _ = lean_loop(
+        lambda xw_t, carry: (act.fn(xw_t + tf.matmul(carry[0], u_mat)),),
+        xw,
+        (h0,),
+        mask,
+        return_sequence,
+    )
+    return hs
