@@ -134,7 +134,7 @@ def load_version(mv: ModelVersion, warmup: bool = True) -> None:
     if warmup:
         for name, sig in signatures.items():
             try:
-                sig(sig.example_inputs())
+                sig.warm_up()
             except Exception as err:
                 raise RuntimeError(f"warm-up call of signature `{name}` failed: {err}") from err
     mv.handle, mv.signatures, mv.card = handle, signatures, card

@@ -117,3 +117,94 @@ def test_real_stock_export_refusal_names_the_problem(real_client):
     assert r.json() == {
         "error": "The model rejected the input: every length must be <= the number of time steps"
     }
+
+
+def _loaded(real_dir, name: str, warmup: bool = True):
+    from serving.registry import ModelVersion, load_version
+
+    mv = ModelVersion(name=name, version=1, path=real_dir / name / "1")
+    load_version(mv, warmup)
+    return mv
+
+
+def test_direct_call_answers_as_the_public_call_on_every_signature(real_dir):
+    """After warm-up every signature of both real exports takes the direct call, and its
+    answers are the public call's, bit for bit, on inputs where each argument differs
+    (the flat order of the arguments matters: max_tokens and top_k are both int32 scalars)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    prices = (100 + 10 * rng.random((3, 10))).astype(np.float32)
+    inputs = {
+        ("stock", "serving_default"): {"prices": prices},
+        ("stock", "padded"): {"prices": prices, "lengths": np.array([10, 6, 7], np.int32)},
+        ("text", "serving_default"): {"text": np.array([b"the ", b"a"], object)},
+        ("text", "next"): {
+            "text": np.array([b"the ", b"a"], object),
+            "k": np.array(3, np.int32),
+        },
+        ("text", "generate"): {
+            "text": np.array([b"the ", b"a"], object),
+            "max_tokens": np.array(7, np.int32),
+            "top_k": np.array(3, np.int32),
+            "temperature": np.array(0.8, np.float32),
+            "seed": np.array([5, 9], np.int32),
+        },
+    }
+    seen = set()
+    for name in ("stock", "text"):
+        mv = _loaded(real_dir, name)
+        for sig_name, sig in mv.signatures.items():
+            arrays = inputs[(name, sig_name)]
+            assert sig.calls_directly, f"{name}/{sig_name} kept the public call"
+            public = {
+                k: v.numpy()
+                for k, v in sig.fn(
+                    **{k: tf.constant(v, dtype=sig.inputs[k].dtype) for k, v in arrays.items()}
+                ).items()
+            }
+            got = sig(arrays)
+            assert got.keys() == public.keys()
+            for k in got:
+                assert got[k].dtype == public[k].dtype and np.array_equal(got[k], public[k]), (
+                    f"{name}/{sig_name} output {k}"
+                )
+            seen.add((name, sig_name))
+    assert seen == set(inputs)
+
+
+def test_public_call_without_warmup_or_where_the_direct_call_differs(real_dir):
+    """No warm-up, no direct call; a private entry that fails, or answers differently
+    (another TensorFlow), leaves the public call in place and the answers right."""
+    mv = _loaded(real_dir, "stock", warmup=False)
+    sig = mv.signatures["serving_default"]
+    assert not sig.calls_directly
+    prices = np.full((1, 10), 100.0, np.float32)
+    want = sig({"prices": prices})["forecast"]
+
+    class Proxy:
+        """The loaded function, with its private entry replaced."""
+
+        def __init__(self, fn, call_flat):
+            self._fn, self._call_flat = fn, call_flat
+
+        def __getattr__(self, name):
+            return getattr(self._fn, name)
+
+        def __call__(self, **kwargs):
+            return self._fn(**kwargs)
+
+    def broken(args, captured):
+        raise TypeError("_call_flat() takes other arguments in this TensorFlow")
+
+    def wrong(args, captured):
+        out = sig.fn._call_flat(args, captured)
+        return {k: v + 1.0 for k, v in out.items()}
+
+    from serving.signatures import Signature
+
+    for call_flat in (broken, wrong):
+        other = Signature("serving_default", Proxy(sig.fn, call_flat))
+        other.warm_up()
+        assert not other.calls_directly, call_flat.__name__
+        assert np.array_equal(other({"prices": prices})["forecast"], want)
