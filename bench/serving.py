@@ -685,13 +685,15 @@ venv) has a pydantic body and a plain `def` endpoint calling the signature once 
 ModelServer has no batching of its own (KServe batches in its Go agent sidecar, not run
 here). Each peer's venv is `bench/.peers/<name>/` (`make bench-peers`, `tensorflow-cpu` 2.21).
 
-Reading: at c=1 every server pays the same signature call (about 1 ms of a batch of one
+Reading: at c=1 every server pays the same signature call (0.55-0.85 ms at a batch of one
 here) and the difference is what each spends around it; at c=64 batching decides (one call
 per 30-60 requests), and then the cost per request is HTTP, JSON, validation and routing.
 Ours serves the prediction POSTs through serving/fastpath.py, which runs each route's own
 dependencies and endpoint without FastAPI's per-request routing and dependency solving (see
 docs/serving.md), and when it handles one request at a time it runs the call on the event
-loop instead of a worker thread (`SERVING_INLINE_CALL_MAX_MS`), which is what c=1 measures.
+loop instead of a worker thread (`SERVING_INLINE_CALL_MAX_MS`), which is what c=1 measures;
+after warm-up it calls each signature through TensorFlow's flat entry, without the keyword
+binding of the public call (docs/serving.md, "The signature call itself").
 Figures on this shared 2-core machine move by tens of percent between rounds (other jobs
 run); compare rows within one run, and look at the per-round columns."""
 
