@@ -31,6 +31,9 @@ def build_model(
 ):
     """A functional Keras model ``{"features", "mask"} -> outputs [B, horizon]``.
 
+    ``features`` is ``[B, T, features]``; ``mask`` ``[B, T]`` bool (True where a step
+    counts), or None when every step counts.
+
     Args:
         cell: one of :data:`CELLS`.
         units: hidden units per recurrent layer.
@@ -42,7 +45,9 @@ def build_model(
     layer_class = recurrent_layer(cell)
     check_positive_ints(units=units, layers=layers, horizon=horizon)
     inputs = keras.Input((None, features), name="features")
-    mask = keras.Input((None,), dtype="bool", name="mask")
+    # Optional: None means every step counts, and the recurrent layers then run no mask at
+    # all (the export's serving_default, whose rows are always full, passes None).
+    mask = keras.Input((None,), dtype="bool", name="mask", optional=True)
     x = inputs
     for i in range(layers):
         x = layer_class(

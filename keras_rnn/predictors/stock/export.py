@@ -8,7 +8,8 @@ Signatures (docs/architecture.md; the names are :class:`keras_rnn_contract.Stock
   (1 <= length <= time) -> ``forecast`` float32 [batch, horizon].
 
 Inside: ``features, mask = encode(prices, lengths)``; ``forecast = decode(model(features,
-mask), last price)`` with the constants of the training-only :class:`PriceScaler`. Bad input
+mask), last price)`` with the constants of the training-only :class:`PriceScaler`
+(``serving_default``, whose rows are full, gives the model no mask: same answer, less work). Bad input
 (time = 0, lengths outside 1..time, prices <= 0 or not finite within the lengths) fails with
 ``InvalidArgumentError`` naming the problem, never with NaNs. The exported graph needs only
 TensorFlow to load: no ``keras_rnn`` code.
@@ -30,12 +31,25 @@ SIGNATURES = stock_signatures()
 
 
 def make_forecaster(model, scaler: PriceScaler):
-    """``forecast(prices [B, T], lengths [B]) -> prices [B, H]``: the served computation."""
+    """``forecast(prices [B, T], lengths [B] or None) -> prices [B, H]``: the served computation.
 
-    def forecast(prices, lengths):
+    ``lengths=None`` means every row is full (``lengths = T``). The model then gets no mask
+    (where its mask input is optional, as :func:`~keras_rnn.predictors.stock.build.build_model`
+    makes it): an all-True mask selects every step's new state, so the answer is the same
+    bit for bit, without a select per step and state (a sixth of a batch of one's call).
+    """
+    try:
+        mask_optional = bool(model.get_layer("mask").optional)
+    except (ValueError, AttributeError):
+        mask_optional = False
+
+    def forecast(prices, lengths=None):
         prices = tf.convert_to_tensor(prices, tf.float32)
-        lengths = tf.cast(lengths, tf.int32)
         time = tf.shape(prices)[1]
+        full = lengths is None
+        if full:
+            lengths = tf.fill([tf.shape(prices)[0]], time)
+        lengths = tf.cast(lengths, tf.int32)
         checks = [
             tf.debugging.assert_positive(
                 time, message="prices must have at least one time step (time >= 1)"
@@ -64,7 +78,8 @@ def make_forecaster(model, scaler: PriceScaler):
         with tf.control_dependencies([check_prices]):
             prices, lengths = tf.identity(prices), tf.identity(lengths)
         features, mask = scaler.encode_inputs(prices, lengths)
-        outputs = model({"features": features, "mask": mask}, training=False)
+        unmasked = full and mask_optional
+        outputs = model({"features": features, "mask": None if unmasked else mask}, training=False)
         return scaler.decode(outputs, last_price(prices, lengths))
 
     return forecast
@@ -77,8 +92,7 @@ def export_saved_model(model, scaler: PriceScaler, path: str | Path) -> None:
     lengths_spec = tf.TensorSpec([None], tf.int32, name=Stock.LENGTHS)
 
     def serve(prices):
-        batch, time = tf.shape(prices)[0], tf.shape(prices)[1]
-        return {Stock.FORECAST: forecast(prices, tf.fill([batch], time))}
+        return {Stock.FORECAST: forecast(prices)}
 
     def padded(prices, lengths):
         return {Stock.FORECAST: forecast(prices, lengths)}

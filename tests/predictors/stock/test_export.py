@@ -148,3 +148,49 @@ def test_padding_beyond_the_length_is_ignored(exported):
     a = forecast(np.array([[10.0, 11.0, 0.0]], np.float32), np.array([2])).numpy()
     b = forecast(np.array([[10.0, 11.0, 999.0]], np.float32), np.array([2])).numpy()
     np.testing.assert_array_equal(a, b)
+
+
+def test_full_rows_reach_the_model_without_a_mask_and_the_same_answer(exported):
+    """serving_default (every row full) runs the model with no mask: bit for bit what
+    ``padded`` gives with full lengths, in the SavedModel and in process."""
+    import tensorflow as tf
+
+    model, scaler, _model_dir, path = exported
+    prices = (50 + 100 * np.random.default_rng(3).random((4, 9))).astype(np.float32)
+    full = np.full(4, 9, np.int32)
+    loaded = tf.saved_model.load(str(path))
+    served = loaded.signatures["serving_default"](prices=tf.constant(prices))["forecast"]
+    padded = loaded.signatures["padded"](prices=tf.constant(prices), lengths=tf.constant(full))
+    assert np.array_equal(served.numpy(), padded["forecast"].numpy())
+
+    masks = []
+
+    class Spy:
+        """The model, recording the mask each call gets."""
+
+        def get_layer(self, name):
+            return model.get_layer(name)
+
+        def __call__(self, inputs, training=False):
+            masks.append(inputs["mask"])
+            return model(inputs, training=training)
+
+    forecast = make_forecaster(Spy(), scaler)
+    a, b = forecast(prices).numpy(), forecast(prices, full).numpy()
+    assert masks[0] is None and masks[1] is not None
+    assert np.array_equal(a, b) and np.array_equal(a, served.numpy())
+
+
+def test_a_model_whose_mask_input_is_required_still_gets_one(exported):
+    import keras
+
+    from keras_rnn import GRU
+
+    _model, scaler, _model_dir, _path = exported
+    features = keras.Input((None, 1), name="features")
+    mask = keras.Input((None,), dtype="bool", name="mask")  # not optional
+    out = keras.layers.Dense(3)(GRU(4)(features, mask=mask))
+    model = keras.Model({"features": features, "mask": mask}, out)
+    prices = np.array([[10.0, 11.0, 12.0]], np.float32)
+    forecast = make_forecaster(model, scaler)
+    assert np.array_equal(forecast(prices).numpy(), forecast(prices, np.array([3])).numpy())
