@@ -9,10 +9,10 @@ Signatures (docs/architecture.md; the names are :class:`keras_rnn_contract.Stock
 
 Inside: ``features, mask = encode(prices, lengths)``; ``forecast = decode(model(features,
 mask), last price)`` with the constants of the training-only :class:`PriceScaler`
-(``serving_default``, whose rows are full, gives the model no mask: same answer, less work). Bad input
-(time = 0, lengths outside 1..time, prices <= 0 or not finite within the lengths) fails with
-``InvalidArgumentError`` naming the problem, never with NaNs. The exported graph needs only
-TensorFlow to load: no ``keras_rnn`` code.
+(``serving_default``, whose rows are full, gives the model no mask: same answer, less
+work). Bad input (time = 0, lengths outside 1..time, prices <= 0 or not finite within the
+lengths) fails with ``InvalidArgumentError`` naming the problem, never with NaNs. The
+exported graph needs only TensorFlow to load: no ``keras_rnn`` code.
 """
 
 from __future__ import annotations
