@@ -98,9 +98,7 @@ class Signature:
 
     def __call__(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the signature; blocking (call it off the event loop)."""
-        import tensorflow as tf
-
-        tensors = {k: tf.constant(v, dtype=self.inputs[k].dtype) for k, v in arrays.items()}
+        tensors = self._tensors(arrays)
         direct = self._direct
         if direct is not None and tensors.keys() == self.inputs.keys():
             result = direct(tensors)
@@ -126,20 +124,23 @@ class Signature:
         :func:`to_array` gives every input its declared dtype, rank and fixed dimensions,
         and the routes require exactly the signature's input names.
         """
-        import tensorflow as tf
-
         arrays = self.example_inputs()
         expected = self(arrays)
-        direct = _direct_call(self.fn)
+        direct = _direct_call(self.fn, list(self.inputs))
         if direct is None:
             return
-        tensors = {k: tf.constant(v, dtype=self.inputs[k].dtype) for k, v in arrays.items()}
         try:
-            got = _numpy_outputs(direct(tensors))
+            got = _numpy_outputs(direct(self._tensors(arrays)))
         except Exception:  # another TensorFlow's private entry: keep the public call
             return
         if _same_outputs(got, expected):
             self._direct = direct
+
+    def _tensors(self, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Each array as a tensor of its input's dtype."""
+        import tensorflow as tf
+
+        return {k: tf.constant(v, dtype=self.inputs[k].dtype) for k, v in arrays.items()}
 
     def example_inputs(self) -> dict[str, np.ndarray]:
         """Smallest valid inputs for a warm-up call: one row of length one, ones everywhere."""
@@ -178,12 +179,13 @@ def _numpy_outputs(result: Any) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in result.items()}
 
 
-def _direct_call(fn: Any) -> Any:
-    """``tensors -> outputs`` through ``fn._call_flat``, or None where that does not fit."""
+def _direct_call(fn: Any, names: list[str]) -> Any:
+    """``tensors -> outputs`` through ``fn._call_flat``, or None where that does not fit.
+
+    ``names``: the signature's input names, sorted."""
     call_flat = getattr(fn, "_call_flat", None)
     try:
         order = list(fn.function_type.parameters)
-        names = sorted(fn.structured_input_signature[1])
         plain = len(fn.inputs) == len(order) + len(fn.captured_inputs)  # a tensor per parameter
     except Exception:
         return None

@@ -70,10 +70,7 @@ def gru_sequence(
 
     def split_kernel(u_mat):
         """``U``, or ``(U_zr, U_h)`` without reset_after (sliced once, outside the loop)."""
-        if reset_after:
-            return u_mat
-        units = tf.shape(u_mat)[0]
-        return u_mat[:, : 2 * units], u_mat[:, 2 * units :]
+        return u_mat if reset_after else _zr_and_h(u_mat)
 
     def cell(xw_t, h, u, rbias):
         """One step, ``u`` from ``split_kernel``: ``(h', z, r, n, hu_h or r*h)``."""
@@ -127,7 +124,7 @@ def gru_sequence(
         xw, h0, u_mat = args[:3]
         rbias = args[3] if has_rbias else None
         units = tf.shape(h0)[1]
-        u_zr, u_h = u_mat[:, : 2 * units], u_mat[:, 2 * units :]
+        u_zr, u_h = _zr_and_h(u_mat)
         length = tf.shape(xw)[0]
         hs, *saved = forward(xw, h0, u_mat, rbias)
 
@@ -179,3 +176,9 @@ def gru_sequence(
         return hs, grad
 
     return run(*args)
+
+
+def _zr_and_h(u_mat: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """``U = [U_z, U_r, U_h]`` -> ``([U_z, U_r], U_h)``: ``(u, 2u)`` and ``(u, u)``."""
+    units = tf.shape(u_mat)[0]
+    return u_mat[:, : 2 * units], u_mat[:, 2 * units :]
