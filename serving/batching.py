@@ -8,6 +8,15 @@ thread pool (TensorFlow releases the GIL inside ops). While all threads are busy
 pile into the next batch, so batches grow with load. The merged inputs are concatenated on
 axis 0, run once, and the outputs split back per request.
 
+Where a queue's calls take longer than ``batch_timeout_micros`` (a generation: 2-4 ms here at
+any batch size up to 16), its batch waits to fill for as long as one of its calls takes on
+average, at most 10 batch timeouts. A call's own duration is the scale of the latency it adds
+anyway, and the wait lets the requests of the batch now running come back and join, where a
+second call of half the rows would compete with the first for the same cores: at 16
+concurrent generations the mean batch went from 8-13 rows to 15-16, tokens/s up by a third
+(docs/benchmarks.md). A quick model's queue (the stock forecast: about 0.6 ms a call) keeps
+``batch_timeout_micros``.
+
 Isolation: a request's answer depends only on that request. When a merged call fails, the
 batch is split in halves and each half retried (bisection), so only the requests whose own
 rows fail get an error; a batch of ``n`` requests with one bad request costs at most
@@ -57,6 +66,7 @@ from .settings import Settings
 
 _EWMA = 0.2  # weight of the newest call in the cost moments (after the first few calls)
 _QUIET_S = 0.1  # one request at a time for this long before a call may run on the loop
+_FILL_CAP = 10  # a batch waits at most this many batch timeouts to fill (see Batcher._fill_s)
 
 
 @dataclass(eq=False)
@@ -96,6 +106,10 @@ class _Cost:
         self.my += w * (seconds - self.my)
         self.mxx += w * (x * x - self.mxx)
         self.mxy += w * (x * seconds - self.mxy)
+
+    def mean_s(self) -> float:
+        """The weighted mean duration of a call (0 before the first warm call)."""
+        return self.my
 
     def seconds(self, calls: float, rows: float) -> float:
         if self.n == 0:
@@ -366,6 +380,12 @@ class Batcher:
         if self._observe is not None:
             self._observe(labels[0], labels[1], rows, seconds)
 
+    def _fill_s(self, cost: _Cost) -> float:
+        """How long a batch waits to fill while another batch runs: ``batch_timeout``, or
+        the lane's mean call time where that is longer (at most ``_FILL_CAP`` times
+        ``batch_timeout``; a timeout of 0 never waits)."""
+        return min(max(self.timeout, cost.mean_s()), _FILL_CAP * self.timeout)
+
     async def _next(self, lane: _Lane, timeout: float | None) -> _Item:
         """The next item of ``lane`` that is still wanted (skips the abandoned ones)."""
         while True:
@@ -396,7 +416,7 @@ class Batcher:
                 batch, rows = [first], first.rows
                 # Waiting only pays while another batch is running (its requests will come
                 # back to fill ours); on an idle server a lone request goes at once.
-                deadline = first.enqueued + (self.timeout if self._running else 0.0)
+                deadline = first.enqueued + (self._fill_s(lane.load.cost) if self._running else 0.0)
                 while rows < self.max_batch_size:
                     try:
                         item = await self._next(lane, deadline - time.perf_counter())

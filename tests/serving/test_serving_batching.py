@@ -282,3 +282,48 @@ def test_an_error_on_the_loop_reaches_only_its_caller():
     out = run(main())
     np.testing.assert_array_equal(out["y"], [[5]])
     assert calls[2:] == [threading.current_thread().name] * 2  # the failing one ran inline too
+
+
+# ---- how long a batch waits to fill while another runs ------------------------------------------
+def _fill_sizes(timeout_micros: int, second_after_s: float) -> list[int]:
+    """Row counts of the calls when, while a call of 80 ms runs, request B1 arrives 10 ms in
+    and B2 ``second_after_s`` after B1 (two threads: B1's batch has a thread of its own)."""
+
+    async def main():
+        model = SlowDouble(0.08)
+        batcher = Batcher(
+            Settings(batch_timeout_micros=timeout_micros, num_batch_threads=2, inline_call_max_ms=0)
+        )
+        for i in range(2):  # cold, then timed: the lane's mean call is now 80 ms
+            await batcher.run(("k",), model, _one(i), ["x"])
+        model.sizes.clear()
+
+        async def later(delay: float, i: int):
+            await asyncio.sleep(delay)
+            return await batcher.run(("k",), model, _one(i), ["x"])
+
+        outs = await asyncio.gather(
+            batcher.run(("k",), model, _one(0), ["x"]),
+            later(0.01, 1),
+            later(0.01 + second_after_s, 2),
+        )
+        await batcher.close()
+        for i, out in enumerate(outs):
+            np.testing.assert_array_equal(out["y"], np.full((1, 2), 2 * i, np.float32))
+        return model.sizes
+
+    return run(main())
+
+
+def test_a_batch_waits_up_to_the_lanes_call_time_to_fill():
+    # 20 ms timeout, 80 ms calls: B2 comes 40 ms after B1 (past the timeout, within the
+    # mean call time) and rides with B1, instead of a third call of one row.
+    assert sorted(_fill_sizes(20_000, 0.04)) == [1, 2]
+
+
+def test_the_wait_to_fill_is_capped_and_a_zero_timeout_never_waits():
+    # 5 ms timeout: the wait is capped at 10 x 5 ms = 50 ms < 80 ms; B2, 65 ms after B1,
+    # is too late for B1's batch.
+    assert _fill_sizes(5_000, 0.065) == [1, 1, 1]
+    # 0: no waiting at all, even 5 ms apart.
+    assert _fill_sizes(0, 0.005) == [1, 1, 1]
