@@ -749,9 +749,18 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
     text = result.get("text") or {}
     ours_text = (text.get("16") or {}).get("servers", {}).get("ours")
     if ours_text:
-        ratio = ours_text["ratio"]
-        out["text_c16_vs_in_process"] = {"ratio": ratio, "met": ratio >= 0.5}
+        ratio, best = ours_text["ratio"], ours_text.get("ratio_vs_best")
+        # Met only against the fastest in-process round too: that is the limit.
+        out["text_c16_vs_in_process"] = {
+            "ratio": ratio,
+            "ratio_vs_best": best,
+            "met": ratio >= 0.5 and (best is None or best >= 0.5),
+        }
     return out
+
+
+def _rounds(values: list[float]) -> str:
+    return ", ".join(f"{v / 1000:.0f}k" for v in values)
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -798,17 +807,19 @@ def section(result: dict[str, Any]) -> str:
             f"Text (`POST /v1/text/generate`, {TEXT_TOKENS} tokens per request; text model: "
             f"{result.get('text_model', '-')}): generated tokens/s against the `generate` "
             "signature called in process with a batch of c rows, measured in every round next "
-            "to the servers (medians; the ratio is the median of the per-round ratios).",
+            "to the servers (medians; *per round*: the median of the per-round ratios; *vs "
+            "fastest*: the median tokens/s against the fastest in-process round).",
             "",
-            "| server | c | requests/s | tokens/s | p99 ms | mean batch | in-process tokens/s | service / in-process |",
-            "|---|---|---|---|---|---|---|---|",
+            "| server | c | requests/s | tokens/s | p99 ms | mean batch | in-process tokens/s (rounds) | service / in-process, per round | vs fastest |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for c, t in text.items():
             for label, s in t["servers"].items():
                 lines.append(
                     f"| {label} | {c} | {s['requests_per_s']:.1f} | {s['tokens_per_s']:.0f} | "
                     f"{s['p99_ms']:.1f} | {_fmt(s['mean_batch'], '.1f')} | "
-                    f"{t['in_process_tokens_per_s']:.0f} | {s['ratio']:.1%} |"
+                    f"{t['in_process_tokens_per_s']:.0f} ({_rounds(t['in_process_rounds'])}) | "
+                    f"{s['ratio']:.1%} | {_fmt(s.get('ratio_vs_best'), '.1%')} |"
                 )
     t = result.get("targets") or {}
     goals = []
@@ -834,7 +845,13 @@ def section(result: dict[str, Any]) -> str:
         g = t["text_c16_vs_in_process"]
         goals.append(
             f"text at c=16 >= 50% of in-process tokens/s: **{g['ratio']:.1%}** "
-            f"({'met' if g['met'] else 'not met'})"
+            + (
+                f"(median of the per-round ratios), **{g['ratio_vs_best']:.1%}** against the "
+                "fastest in-process round "
+                if g.get("ratio_vs_best") is not None
+                else ""
+            )
+            + f"({'met' if g['met'] else 'not met'})"
         )
     if goals:
         lines += ["", "Targets (issue 17): " + "; ".join(goals) + "."]
@@ -1009,6 +1026,10 @@ def main(argv: list[str] | None = None) -> int:
                         for r, lim in zip(runs, limits, strict=True)
                     ]
                     summ["ratio"] = round(statistics.median(per_round), 4)
+                    # The call's own speed in process flips between runs and rounds
+                    # (2.2-3.6 ms for the same batch of 16 here): the fastest round is
+                    # the limit the service is held to as well.
+                    summ["ratio_vs_best"] = round(summ["tokens_per_s"] / max(limits), 4)
                     rows[s.label] = summ
             text[str(c)] = {
                 "in_process_tokens_per_s": round(statistics.median(limits), 1) if limits else None,

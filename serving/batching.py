@@ -13,9 +13,9 @@ any batch size up to 16), its batch waits to fill for as long as one of its call
 average, at most 10 batch timeouts. A call's own duration is the scale of the latency it adds
 anyway, and the wait lets the requests of the batch now running come back and join, where a
 second call of half the rows would compete with the first for the same cores: at 16
-concurrent generations the mean batch went from 8-13 rows to 15-16, tokens/s up by a third
-(docs/benchmarks.md). A quick model's queue (the stock forecast: about 0.6 ms a call) keeps
-``batch_timeout_micros``.
+concurrent generations the mean batch went from 8-13 rows to 15-16 and tokens/s up by 11-14%
+in two benchmark runs (docs/serving.md). A quick model's wait moves little (the stock
+forecast: 0.6-0.9 ms a call against the default 0.5 ms).
 
 Isolation: a request's answer depends only on that request. When a merged call fails, the
 batch is split in halves and each half retried (bisection), so only the requests whose own
