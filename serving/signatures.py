@@ -186,13 +186,46 @@ def _direct_call(fn: Any, names: list[str]) -> Any:
     call_flat = getattr(fn, "_call_flat", None)
     try:
         order = list(fn.function_type.parameters)
-        plain = len(fn.inputs) == len(order) + len(fn.captured_inputs)  # a tensor per parameter
+        captures = list(fn.captured_inputs)
+        plain = len(fn.inputs) == len(order) + len(captures)  # a tensor per parameter
     except Exception:
         return None
     if call_flat is None or not plain or sorted(order) != names:
         return None
-    # the captures are read on every call, as the public call reads them
+    if _fixed(fn, captures):
+        flat = _unwrapped(fn)
+        return lambda tensors: flat([tensors[k] for k in order], captures)
+    # captures that may change: read on every call, as the public call reads them
     return lambda tensors: call_flat([tensors[k] for k in order], fn.captured_inputs)
+
+
+def _fixed(fn: Any, captures: list[Any]) -> bool:
+    """Whether ``fn``'s captures are plain tensors, the same on every call: a loaded
+    SavedModel's variable handles and constants (no deferred captures, which are computed
+    per call, and no variables, distributed or not, which are resolved per call)."""
+    import tensorflow as tf
+
+    deferred = getattr(fn, "_captured_inputs", None)
+    if deferred is None or any(callable(x) for x in deferred):
+        return False
+    return all(
+        tf.is_tensor(c) and not isinstance(c, (tf.Variable, tf.distribute.DistributedValues))
+        for c in captures
+    )
+
+
+def _unwrapped(fn: Any) -> Any:
+    """``fn._call_flat``, beneath the SavedModel loader's ``_WrapperFunction`` where ``fn`` is
+    one: that override only swaps distributed variables among the captures for their
+    handles (and :func:`_fixed` has found none), then calls the ``ConcreteFunction``'s own.
+    Skipping it saves 25-45 us a call here (the replica-context check and the map)."""
+    cls = type(fn)
+    if cls.__name__ == "_WrapperFunction" and cls.__module__.endswith("saved_model.load"):
+        for base in cls.__mro__[1:]:
+            impl = vars(base).get("_call_flat")
+            if impl is not None:
+                return lambda args, captures: impl(fn, args, captures)
+    return fn._call_flat
 
 
 def _same_outputs(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:

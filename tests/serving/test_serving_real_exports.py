@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from serving.signatures import _fixed, _unwrapped
+
 
 @pytest.fixture(scope="module")
 def real_dir(tmp_path_factory):
@@ -157,6 +159,9 @@ def test_direct_call_answers_as_the_public_call_on_every_signature(real_dir):
         for sig_name, sig in mv.signatures.items():
             arrays = inputs[(name, sig_name)]
             assert sig.calls_directly, f"{name}/{sig_name} kept the public call"
+            # fixed captures (variable handles, tables, constants), past the loader's wrapper
+            assert _fixed(sig.fn, list(sig.fn.captured_inputs)), f"{name}/{sig_name}"
+            assert _unwrapped(sig.fn) != sig.fn._call_flat, f"{name}/{sig_name}"
             public = {
                 k: v.numpy()
                 for k, v in sig.fn(
@@ -171,6 +176,30 @@ def test_direct_call_answers_as_the_public_call_on_every_signature(real_dir):
                 )
             seen.add((name, sig_name))
     assert seen == set(inputs)
+
+
+def test_captures_read_per_call_unless_fixed_tensors():
+    """Deferred captures (computed per call) and variables are read on every call; only
+    plain tensors are kept. Anything but the SavedModel loader's wrapper keeps its own
+    ``_call_flat``."""
+    import tensorflow as tf
+
+    t = tf.constant(1.0)
+
+    class Fn:
+        def __init__(self, deferred):
+            self._captured_inputs = deferred
+
+        def _call_flat(self, args, captures):
+            return args
+
+    assert _fixed(Fn([t]), [t])
+    assert not _fixed(Fn([lambda: t]), [t])
+    v = tf.Variable(1.0)
+    assert not _fixed(Fn([v]), [v])
+    assert not _fixed(object(), [t])  # nothing to tell whether captures are deferred
+    fn = Fn([t])
+    assert _unwrapped(fn) == fn._call_flat
 
 
 def test_public_call_without_warmup_or_where_the_direct_call_differs(real_dir):
