@@ -307,33 +307,30 @@ Keras {m["keras"]}{_host_line(m)}. {report["note"]}
 
 What makes the difference: our layers project every step's input in one matmul before the
 loop, run one fused recurrent matmul per step in a `tf.while_loop`, and define the backward
-pass themselves (`tf.custom_gradient`): the backward loop keeps each step's gate gradients
-and the recurrent weight gradient is one `(u, T*B) x (T*B, k*u)` matmul after the loop,
-where Keras's generic loop accumulates it step by step. Inference projects inside the loop
-and keeps nothing for BPTT. A SimpleRNN step is one small matmul and a tanh, so both loops
-are bound by TensorFlow's per-op cost and the hand-written backward saves little; with
-`jit_compile=True`, where XLA fuses each step, ours is clearly faster. Our loop's gradient
-compiles under XLA with a dynamic time dimension (it is ours, not TensorFlow's
-`while_loop` gradient). Differences under ~10% are within the noise of a shared machine.
+pass themselves (`tf.custom_gradient`). The backward loop keeps each step's gate gradients
+(the input weights' gradient is then one matmul after it) and sums the recurrent weight
+gradient `h_(t-1)^T dz_t` step by step, beside the serial chain `dz_t -> dh_(t-1) ->
+dz_(t-1)`, which does not depend on it: while the chain runs, the second core has work.
+Until 2026-12-04 that sum was one `(u, T*B) x (T*B, k*u)` matmul after the loop, the same
+work with a core idle through the chain. With one TensorFlow thread (`--threads 1`) that
+kernel already read 0.89-0.91x Keras's SimpleRNN train step (less work); with two, Keras's
+per-step weight-gradient matmuls filled the idle core and it read 1.05-1.06x. Summing step
+by step took the SimpleRNN train step to 0.94-0.98x (T=25 and 100, medians of 5 paired
+runs), ours from 120.9 to 95.2 ms for LSTM and from 90.0 to 80.8 ms for GRU at T=100 (two
+runs of this bench on the same host that day). Inference projects inside the loop, keeps
+nothing for BPTT, and runs four steps per iteration of its `tf.while_loop`, because each
+iteration costs microseconds of control flow besides its ops. With `jit_compile=True`, where
+XLA fuses each step, ours is clearly faster; our loop's gradient compiles under XLA with a
+dynamic time dimension (it is ours, not TensorFlow's `while_loop` gradient). Differences
+under ~10% are within the noise of a shared machine.
 
-The ratio moves with the host. On a quiet 2-core host where Keras's LSTM step took 182 ms
-(88 ms on the host of the table above), issue 14 reports the LSTM train step at T=100 at
-1.06x wall and 0.97x CPU time (SimpleRNN 0.93x, GRU 0.91x); on a heavily loaded 2-core host
-(1-minute load average 8-11, 2026-12-01; Keras at 526 ms) it read 0.90x wall and 0.79x
-CPU. So the LSTM train-step range seen is 0.76-1.06x wall, 0.79-0.97x CPU time.
-
-The likely reason, from counting ops per loop iteration (which does not depend on the host)
-and not yet confirmed by timing on a quiet host: Keras's loop body runs 2 matmuls forward
-and 4 backward per step (the input projection and the weight gradients, accumulated step
-by step), ours 1 and 1 (those moved out of the loop into single large matmuls). Ours does
-less work, but what stays in its loop is the serial chain `dz_t -> dh_(t-1) -> dz_(t-1)`,
-while Keras's per-step weight-gradient matmuls do not depend on that chain and can keep a
-second, idle core busy. On an idle multi-core host Keras would then gain more wall time
-from parallelism than its extra work costs; on a loaded host, with no idle core, the wall
-clock follows the CPU-time ratio. Ours also spends ~20 scalar ops per backward step on
-slicing its saved tensors (`Pack`, `StridedSlice`); reading them from TensorArrays removes
-those, but on this shared host the change (CPU ratio 0.75-0.79 against 0.77-0.78 in three
-interleaved runs) was inside the noise, so the kernel is unchanged. `--threads N` pins TensorFlow's thread
+The ratio moves with the host, and all of these readings came before the step-by-step sum.
+On a quiet 2-core host where Keras's LSTM step took 182 ms at T=100 (88 ms on another),
+issue 14 reported the LSTM train step at 1.06x wall and 0.97x CPU time (SimpleRNN 0.93x,
+GRU 0.91x); on a heavily loaded 2-core host (1-minute load average 8-11, 2026-12-01; Keras
+at 526 ms) 0.90x wall and 0.79x CPU; on 2026-12-03, on a host of the slower kind (Keras
+170-185 ms), LSTM 0.68-0.84x wall (0.71-0.83x CPU), GRU 0.88-0.98x (0.80-0.86x), SimpleRNN
+0.91-1.10x wall (0.85-1.01x CPU). `--threads N` pins TensorFlow's thread
 pools, to study this on a given host.
 """
 

@@ -3,7 +3,8 @@
 Each kernel takes every step's input projection ``xw = x W + b`` (one matmul for all steps,
 done by the caller), runs one recurrent matmul per step in a ``tf.while_loop``, and defines
 its gradient with ``tf.custom_gradient``: the backward loop keeps the per-step gate
-gradients and the recurrent weight gradient is one large matmul after it.
+gradients (for the input weights) and sums the recurrent weight gradient step by step,
+each term beside the next step's matmul, which does not depend on it.
 """
 
 from keras_rnn.layers.kernels.common import ACTIVATIONS, Activation, StepInputs

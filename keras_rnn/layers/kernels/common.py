@@ -170,21 +170,5 @@ def run_loop(
     return tuple(out[1:])
 
 
-def previous_states_t_matmul(hs: tf.Tensor, h0: tf.Tensor, grads: tf.Tensor) -> tf.Tensor:
-    """``sum_t h_{t-1}^T g_t`` (``h_{-1} = h0``): the recurrent kernel's gradient.
-
-    Two matmuls on views of ``hs`` and ``grads`` (slices along time share memory), so the
-    shifted sequence ``[h0, h_0, ..., h_{T-2}]`` is never materialised.
-    """
-    return flat_matmul_t(hs[:-1], grads[1:]) + tf.matmul(h0, grads[0], transpose_a=True)
-
-
-def flat_matmul_t(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    """``sum_t a_t^T b_t`` as one ``(T*B, m)^T (T*B, n)`` matmul: ``(m, n)``."""
-    a2 = tf.reshape(a, (-1, tf.shape(a)[-1]))
-    b2 = tf.reshape(b, (-1, tf.shape(b)[-1]))
-    return tf.matmul(a2, b2, transpose_a=True)
-
-
 def zeros_if_none(grad: tf.Tensor | None, like: tf.Tensor) -> tf.Tensor:
     return tf.zeros_like(like) if grad is None else grad
