@@ -108,6 +108,7 @@ class Metrics:
         self._version_series: set[tuple[str, str, str]] = set()
         # Children by labels: `labels()` takes a lock and builds its key on every call.
         self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._batch_children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one HTTP request and its latency (by route template, method, status)."""
@@ -120,8 +121,14 @@ class Metrics:
         children[1].observe(seconds)
 
     def observe_batch(self, model: str, signature: str, size: int, seconds: float) -> None:
-        self.batch_size.labels(model, signature).observe(size)
-        self.inference.labels(model, signature).observe(seconds)
+        """Count one merged model call: its rows and its duration."""
+        key = (model, signature)
+        children = self._batch_children.get(key)
+        if children is None:
+            children = (self.batch_size.labels(*key), self.inference.labels(*key))
+            self._batch_children[key] = children
+        children[0].observe(size)
+        children[1].observe(seconds)
 
     def set_versions(self, models: dict[str, dict[int, object]]) -> None:
         current = [
