@@ -313,16 +313,16 @@ gradient `h_(t-1)^T dz_t` step by step, beside the serial chain `dz_t -> dh_(t-1
 dz_(t-1)`, which does not depend on it: while the chain runs, the second core has work.
 Until 2026-12-04 that sum was one `(u, T*B) x (T*B, k*u)` matmul after the loop, the same
 work with a core idle through the chain. With one TensorFlow thread (`--threads 1`) that
-kernel already read 0.89-0.91x Keras's SimpleRNN train step (less work); with two, Keras's
-per-step weight-gradient matmuls filled the idle core and it read 1.05-1.06x. Summing step
-by step took the SimpleRNN train step to 0.94-0.98x (T=25 and 100, medians of 5 paired
-runs), ours from 120.9 to 95.2 ms for LSTM and from 90.0 to 80.8 ms for GRU at T=100 (two
-runs of this bench on the same host that day). Inference projects inside the loop, keeps
-nothing for BPTT, and runs four steps per iteration of its `tf.while_loop`, because each
-iteration costs microseconds of control flow besides its ops. With `jit_compile=True`, where
-XLA fuses each step, ours is clearly faster; our loop's gradient compiles under XLA with a
-dynamic time dimension (it is ours, not TensorFlow's `while_loop` gradient). Differences
-under ~10% are within the noise of a shared machine.
+kernel already read 0.89-0.91x Keras's SimpleRNN train step at T=100 (less work); with two,
+Keras's per-step weight-gradient matmuls filled the idle core and it read 1.05-1.06x (T=25
+and 100). Summing step by step took the SimpleRNN train step to 0.94-0.98x (T=25 and 100,
+medians of 5 paired runs), ours from 120.9 to 95.2 ms for LSTM and from 90.0 to 80.8 ms for
+GRU at T=100 (two runs of this bench on the same host that day). Inference projects inside
+the loop, keeps nothing for BPTT, and runs four steps per iteration of its `tf.while_loop`,
+because each iteration costs microseconds of control flow besides its ops. With
+`jit_compile=True`, where XLA fuses each step, ours is clearly faster; our loop's gradient
+compiles under XLA with a dynamic time dimension (it is ours, not TensorFlow's `while_loop`
+gradient). Differences under ~10% are within the noise of a shared machine.
 
 The ratio moves with the host, and all of these readings came before the step-by-step sum.
 On a quiet 2-core host where Keras's LSTM step took 182 ms at T=100 (88 ms on another),
