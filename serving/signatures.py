@@ -120,7 +120,9 @@ class Signature:
         the FunctionType's order, fn.captured_inputs)``, is TensorFlow's own entry (private:
         not promised across versions). The service calls it directly only where it exists
         and has just returned exactly what the public call returns; otherwise it keeps the
-        public call. The binding checks nothing the service has not checked already:
+        public call. Where the captures are fixed tensors, the direct call also reads them
+        once and steps over the SavedModel loader's wrapper (:func:`_direct_call`). The
+        binding checks nothing the service has not checked already:
         :func:`to_array` gives every input its declared dtype, rank and fixed dimensions,
         and the routes require exactly the signature's input names.
         """
