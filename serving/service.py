@@ -12,6 +12,7 @@ call, so only the requests whose rows fail get it.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import re
@@ -43,17 +44,28 @@ class Service:
             settings, on_change=lambda reg: self.metrics.set_versions(reg._models)
         )
         self.batcher: Batcher | None = None  # created inside the running event loop
+        self._gc_threshold: tuple[int, int, int] | None = None  # the process's, while we run
 
     def start(self) -> None:
         self.batcher = Batcher(
             self.settings, observe=self.metrics.observe_batch, on_queued=self.metrics.queued.set
         )
+        young = self.settings.gc_young_threshold
+        if young and self._gc_threshold is None:
+            # With 16-64 requests in flight, their live objects alone passed Python's 700 and
+            # set off a young collection every batch: ~100 us holding the GIL, which also
+            # stalled the model call's own Python (tensor conversion) in the worker thread.
+            self._gc_threshold = gc.get_threshold()
+            gc.set_threshold(young, *self._gc_threshold[1:])
         self.registry.start()
 
     async def stop(self) -> None:
         self.registry.stop()
         if self.batcher is not None:
             await self.batcher.close()
+        if self._gc_threshold is not None:
+            gc.set_threshold(*self._gc_threshold)
+            self._gc_threshold = None
         self.metrics.process_exit()
 
     async def predict(

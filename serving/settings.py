@@ -81,6 +81,15 @@ class Settings(BaseSettings):
         "expected to wait longer (or still queued at the deadline) gets 503 + Retry-After",
     )
 
+    gc_young_threshold: int = Field(
+        10_000,
+        ge=0,
+        le=10_000_000,
+        description="while the service runs, the youngest generation of Python's garbage "
+        "collector is collected after this many net allocations (Python's default is 700; "
+        "0 leaves the process's setting alone)",
+    )
+
     # Request limits.
     max_body_bytes: int = Field(1 << 20, ge=1024)
     max_instances: int = Field(256, ge=1)

@@ -178,6 +178,46 @@ def test_direct_call_answers_as_the_public_call_on_every_signature(real_dir):
     assert seen == set(inputs)
 
 
+def test_scalar_inputs_are_converted_once_per_value_and_answer_as_fresh_ones(real_dir):
+    """The generate signature's scalars come from a per-value cache: the same value reuses
+    its tensor, another value gets its own (no stale answer), and the answers are those of
+    the public call on fresh tensors."""
+    import tensorflow as tf
+
+    import serving.signatures as signatures
+
+    sig = _loaded(real_dir, "text").signatures["generate"]
+
+    def arrays(max_tokens: int, temperature: float) -> dict[str, np.ndarray]:
+        return {
+            "text": np.array([b"the "], object),
+            "max_tokens": np.array(max_tokens, np.int32),
+            "top_k": np.array(0, np.int32),
+            "temperature": np.array(temperature, np.float32),
+            "seed": np.array([5], np.int32),
+        }
+
+    def public(a: dict[str, np.ndarray]) -> bytes:
+        fresh = {k: tf.constant(v, dtype=sig.inputs[k].dtype) for k, v in a.items()}
+        return sig.fn(**fresh)["continuation"].numpy()[0]
+
+    first = sig._tensors(arrays(5, 1.0))
+    assert sig._tensors(arrays(5, 1.0))["max_tokens"] is first["max_tokens"]
+    assert sig._tensors(arrays(9, 1.0))["max_tokens"] is not first["max_tokens"]
+    assert sig._tensors(arrays(5, 1.0))["text"] is not first["text"]  # batched: never cached
+    for a in (arrays(5, 1.0), arrays(9, 1.0), arrays(5, 0.0), arrays(9, 0.0), arrays(5, 1.0)):
+        assert sig(a)["continuation"][0] == public(a)
+
+    def chars(a: dict[str, np.ndarray]) -> int:
+        return len(sig(a)["continuation"][0].decode("utf-8", "replace"))
+
+    assert (chars(arrays(5, 0.0)), chars(arrays(9, 0.0))) == (5, 9)  # one character a token
+    # bounded: past the limit the cache starts over
+    for i in range(signatures._SCALARS_KEPT + 5):
+        sig._tensors(arrays(5, float(i)))
+    assert len(sig._scalars) <= signatures._SCALARS_KEPT
+
+
 def test_captures_read_per_call_unless_fixed_tensors():
     """Deferred captures (computed per call) and variables are read on every call; only
     plain tensors are kept. Anything but the SavedModel loader's wrapper keeps its own

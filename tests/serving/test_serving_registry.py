@@ -80,6 +80,22 @@ def test_served_models_are_frozen_out_of_gc_and_unloaded_ones_are_not_kept(
     assert gc.get_freeze_count() - frozen < 1500
 
 
+@pytest.mark.parametrize("young", [12_345, 0])
+def test_the_service_sets_the_young_gc_threshold_while_it_runs_and_restores_it(tmp_path, young):
+    import asyncio
+
+    from serving.service import Service
+
+    before = gc.get_threshold()
+    service = Service(Settings(model_dir=tmp_path, poll_interval_s=0, gc_young_threshold=young))
+    service.start()
+    try:
+        assert gc.get_threshold() == ((young, *before[1:]) if young else before)
+    finally:
+        asyncio.run(service.stop())
+    assert gc.get_threshold() == before
+
+
 def test_broken_version_never_replaces_good_one_and_is_retried_when_fixed(tmp_path, stock_versions):
     (tmp_path / "stock").mkdir()
     install(stock_versions, tmp_path, 1)
