@@ -147,7 +147,7 @@ class Signature:
         """Each array as a tensor of its input's dtype.
 
         A numeric scalar is converted once per value and the tensor reused (tensors are
-        immutable): right after a model call a conversion took 15-30 us here, and a
+        immutable): right after a model call a conversion took 14-27 us here, and a
         generation passes three scalars that nearly always repeat."""
         import tensorflow as tf
 
