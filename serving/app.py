@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from . import auth, errors
+from . import auth, errors, telemetry
 from .encoding import JSONBody
 from .fastpath import FastRoutes
 from .fastpath import fast_routes as find_routes
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, *, fast_routes: bool = True) ->
         ),
         lifespan=lifespan,
         default_response_class=JSONBody,
+        telemetry=telemetry.fastapi_config(settings.telemetry),
     )
     app.state.settings = settings
     app.state.service = service

@@ -44,7 +44,8 @@ def check_inputs(arrays: dict[str, np.ndarray], limits: Limits) -> None:
         value = np.asarray(value)
         if value.size == 0 or value.dtype.kind not in "iu":
             continue
-        biggest = int(value.max())
+        # A 0-d array (the usual scalar input) converts directly; a reduction costs ~2 us.
+        biggest = int(value) if value.ndim == 0 else int(value.max())
         limit = getattr(limits, field)
         if biggest > limit:
             raise InvalidInput(f"`{name}` is {biggest}; the limit is {limit}.")

@@ -102,14 +102,15 @@ class ServiceMiddleware:
             template = getattr(route, "path", None) or ("static" if status < 400 else "unmatched")
             elapsed = time.perf_counter() - started
             self.metrics.observe_request(template, method, status, elapsed)
-            access_log.info(
-                '%s "%s %s" %d %.1fms',
-                _client(scope),
-                method,
-                scope["path"],
-                status,
-                elapsed * 1e3,
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    '%s "%s %s" %d %.1fms',
+                    _client(scope),
+                    method,
+                    scope["path"],
+                    status,
+                    elapsed * 1e3,
+                )
             request_id.reset(token)
 
     def _too_large(self, after: str = "") -> _Reject:

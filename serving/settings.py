@@ -7,6 +7,7 @@ Batching knobs carry TensorFlow Serving's names (``max_batch_size``, ``batch_tim
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,12 @@ class Settings(BaseSettings):
         "expected to wait longer (or still queued at the deadline) gets 503 + Retry-After",
     )
 
+    telemetry: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="FastAPI's OpenTelemetry instrumentation: auto (on when a provider is "
+        "configured, or FASTAPI_OTEL_AUTO_CONFIGURE=true, as the app is created), on "
+        "(asked per request), off",
+    )
     gc_young_threshold: int = Field(
         10_000,
         ge=0,
