@@ -54,7 +54,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,7 +140,7 @@ class _Load:
 class _Lane:
     """The queue and cutting loop for one batch key."""
 
-    def __init__(self, fn: Callable, batched: list[str], labels: tuple[str, str], load: _Load):
+    def __init__(self, fn: Callable, batched: Sequence[str], labels: tuple[str, str], load: _Load):
         self.fn = fn
         self.batched = batched
         self.labels = labels
@@ -185,8 +185,11 @@ class Batcher:
 
     def expected_wait_s(self) -> float:
         """Seconds a request admitted now is expected to wait before its call starts."""
-        loads = [lane.load for lane in self._lanes.values()] + list(self._unmerged.values())
-        return sum(ld.seconds(self.max_batch_size) for ld in loads) / self.threads
+        size = self.max_batch_size
+        total = sum(lane.load.seconds(size) for lane in self._lanes.values())
+        if self._unmerged:
+            total += sum(load.seconds(size) for load in self._unmerged.values())
+        return total / self.threads
 
     def _cost(self, labels: tuple[str, str], steps: int) -> _Cost:
         key = (labels, steps)
@@ -221,7 +224,7 @@ class Batcher:
         key: tuple,
         fn: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
         inputs: dict[str, np.ndarray],
-        batched: list[str],
+        batched: Sequence[str],
         labels: tuple[str, str] = ("", ""),
         steps: int = 1,
     ) -> dict[str, np.ndarray]:
@@ -286,7 +289,7 @@ class Batcher:
         key: tuple,
         fn: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
         inputs: dict[str, np.ndarray],
-        batched: list[str],
+        batched: Sequence[str],
         labels: tuple[str, str],
         steps: int,
         rows: int,

@@ -285,6 +285,7 @@ def _serve() -> int:
             access_log=False,  # our middleware logs each request with its request id
             timeout_graceful_shutdown=settings.timeout_graceful_shutdown_s,
             proxy_headers=True,
+            server_header=False,  # no `server: uvicorn` to match versions against
         )
     return 0
 

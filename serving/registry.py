@@ -224,12 +224,15 @@ class Registry:
             raise VersionNotReady(
                 f"Model `{name}` version {version} is {mv.state}.", self.settings.retry_after_s
             )
-        ready = [m for m in self.versions(name).values() if m.ready]
-        if not ready:
+        newest: ModelVersion | None = None
+        for m in self.versions(name).values():
+            if m.ready and (newest is None or m.version > newest.version):
+                newest = m
+        if newest is None:
             raise VersionNotReady(
                 f"Model `{name}` has no version ready yet.", self.settings.retry_after_s
             )
-        return max(ready, key=lambda m: m.version)
+        return newest
 
     def ready(self) -> bool:
         """Every model found has at least one AVAILABLE version (and the first scan is done)."""

@@ -157,7 +157,7 @@ def _steps(arrays: dict[str, np.ndarray]) -> int:
 
 def _scalar_key(arr: np.ndarray) -> object:
     """A hashable identity of a non-batched input (merged calls must agree on it)."""
-    if arr.dtype == object:
+    if arr.dtype.kind == "O":
         return (arr.shape, repr(arr.tolist()))
     return (arr.shape, arr.dtype.str, arr.tobytes())
 

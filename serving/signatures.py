@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,12 +86,15 @@ class Signature:
         # Numeric scalar inputs (max_tokens, temperature, top_k, k) as tensors, by value.
         self._scalars: dict[tuple[str, str, bytes], Any] = {}
 
-    @property
-    def batched_inputs(self) -> list[str]:
-        return [n for n, t in self.inputs.items() if t.batched]
+    @functools.cached_property
+    def batched_inputs(self) -> tuple[str, ...]:
+        """The inputs whose dimension 0 is the batch (fixed for a signature)."""
+        return tuple(n for n, t in self.inputs.items() if t.batched)
 
     def check_input_names(self, names: Any) -> None:
         """400 unless ``names`` are exactly this signature's inputs (says which are off)."""
+        if isinstance(names, dict) and names.keys() == self.inputs.keys():
+            return
         missing = sorted(set(self.inputs) - set(names))
         unknown = sorted(set(names) - set(self.inputs))
         if missing or unknown:

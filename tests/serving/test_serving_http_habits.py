@@ -51,6 +51,21 @@ def test_head_on_the_live_server_healthz(live_server):
         conn.close()
 
 
+def test_the_live_server_does_not_name_its_software(live_server):
+    # No `server: uvicorn` (nothing for a scanner to match versions against); `date` stays,
+    # as HTTP asks of an origin server with a clock.
+    conn = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 200
+        assert resp.getheader("server") is None and resp.getheader("date")
+        assert resp.getheader("x-request-id")
+    finally:
+        conn.close()
+
+
 LONE_SURROGATE = b'{"text": "ab\\ud800"}'
 
 
