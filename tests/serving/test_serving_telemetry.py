@@ -7,6 +7,7 @@ once per process, and these tests must not leave one behind in the test session.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -77,8 +78,6 @@ def spans() -> dict[str, list[str]]:
 
 
 def _env() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FASTAPI_OTEL"))}
 
 
