@@ -712,33 +712,21 @@ def write_results(result: dict[str, Any]) -> None:
     os.replace(tmp, RESULTS)
 
 
-def _ratio(servers: dict[str, Any], a: str, b: str, c: int) -> float | None:
-    """requests/s of ``a`` over ``b`` at ``c``: the median of the per-round ratios when the
-    rounds are there (each round measures both minutes apart), else the ratio of medians."""
+def _ratio(
+    servers: dict[str, Any], a: str, b: str, c: int, key: str = "requests_per_s"
+) -> float | None:
+    """``key`` (requests/s, or p99 ms) of ``a`` over ``b`` at ``c``: the median of the
+    per-round ratios when the rounds are there (each round measures both minutes apart), else
+    the ratio of medians."""
     runs_a = servers[a].get("runs", {}).get(str(c)) or []
     runs_b = servers[b].get("runs", {}).get(str(c)) or []
     if runs_a and len(runs_a) == len(runs_b):
-        return statistics.median(
-            x["requests_per_s"] / y["requests_per_s"] for x, y in zip(runs_a, runs_b, strict=True)
-        )
+        return statistics.median(x[key] / y[key] for x, y in zip(runs_a, runs_b, strict=True))
     sa = servers[a].get("summary", {}).get(str(c))
     sb = servers[b].get("summary", {}).get(str(c))
-    if not sa or not sb or not sb["requests_per_s"]:
+    if not sa or not sb or not sb[key]:
         return None
-    return sa["requests_per_s"] / sb["requests_per_s"]
-
-
-def _p99_ratio(servers: dict[str, Any], a: str, b: str, c: int) -> float | None:
-    """p99 of ``a`` over ``b`` at ``c``, as :func:`_ratio` takes requests/s."""
-    runs_a = servers[a].get("runs", {}).get(str(c)) or []
-    runs_b = servers[b].get("runs", {}).get(str(c)) or []
-    pairs = [(x["p99_ms"], y["p99_ms"]) for x, y in zip(runs_a, runs_b, strict=False)]
-    if not runs_a or len(runs_a) != len(runs_b):
-        sa = servers[a].get("summary", {}).get(str(c))
-        sb = servers[b].get("summary", {}).get(str(c))
-        pairs = [(sa["p99_ms"], sb["p99_ms"])] if sa and sb else []
-    ratios = [x / y for x, y in pairs if y]
-    return round(statistics.median(ratios), 3) if ratios else None
+    return sa[key] / sb[key]
 
 
 def targets(result: dict[str, Any]) -> dict[str, Any]:
@@ -767,7 +755,8 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
         before = servers.get("ours_ref", {}).get("summary", {}).get("64", {}).get("p99_ms")
         if before is not None:
             goal["ref"] = before
-            goal["ratio_vs_ref"] = _p99_ratio(servers, "ours", "ours_ref", 64)
+            ratio = _ratio(servers, "ours", "ours_ref", 64, "p99_ms")
+            goal["ratio_vs_ref"] = None if ratio is None else round(ratio, 3)
         out["c64_p99"] = goal
     if "1" in ours and servers.get("naive", {}).get("summary", {}).get("1"):
         ratio = _ratio(servers, "ours", "naive", 1)

@@ -7,10 +7,11 @@ Batching knobs carry TensorFlow Serving's names (``max_batch_size``, ``batch_tim
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .telemetry import TelemetryMode
 
 
 class VersionPolicy(BaseModel):
@@ -82,7 +83,7 @@ class Settings(BaseSettings):
         "expected to wait longer (or still queued at the deadline) gets 503 + Retry-After",
     )
 
-    telemetry: Literal["auto", "on", "off"] = Field(
+    telemetry: TelemetryMode = Field(
         "auto",
         description="FastAPI's OpenTelemetry instrumentation: auto (on when a provider is "
         "configured, or FASTAPI_OTEL_AUTO_CONFIGURE=true, as the app is created), on "
