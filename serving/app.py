@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from . import auth, errors, telemetry
 from .encoding import JSONBody
+from .entry import ServiceApp
 from .fastpath import FastRoutes
 from .fastpath import fast_routes as find_routes
 from .middleware import RequestIdFilter, ServiceMiddleware
@@ -78,7 +79,8 @@ def create_app(settings: Settings | None = None, *, fast_routes: bool = True) ->
         finally:
             await service.stop()
 
-    app = FastAPI(
+    tele = telemetry.fastapi_config(settings.telemetry)
+    app = ServiceApp(
         title="keras-rnn prediction service",
         version="0.1.0",
         description=(
@@ -88,7 +90,9 @@ def create_app(settings: Settings | None = None, *, fast_routes: bool = True) ->
         ),
         lifespan=lifespan,
         default_response_class=JSONBody,
-        telemetry=telemetry.fastapi_config(settings.telemetry),
+        telemetry=tele,
+        first_middleware=ServiceMiddleware,
+        telemetry_off=tele is not None and not any(tele.values()),
     )
     app.state.settings = settings
     app.state.service = service

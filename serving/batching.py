@@ -157,8 +157,10 @@ class Batcher:
         on_queued: Callable[[int], None] | None = None,
     ):
         """``observe(model, signature, rows, seconds)`` sees each merged call;
-        ``on_queued(rows)`` sees every change of the queued-row count (pushed, not polled: a
-        gauge that calls back into the batcher at scrape time cannot work across workers)."""
+        ``on_queued(rows)`` sees the queued-row count whenever it changed, once per turn of the
+        event loop (pushed, not polled: a gauge that calls back into the batcher at scrape
+        time cannot work across workers; once per turn, not per change: a push is a locked
+        Prometheus write, and 16 requests arriving together made 32 of them)."""
         self.max_batch_size = settings.max_batch_size
         self.timeout = settings.batch_timeout_s
         self.max_queued_rows = settings.max_queued_rows
@@ -173,6 +175,7 @@ class Batcher:
         self._unmerged: dict[tuple, _Load] = {}  # per (labels, steps): calls run alone
         self._observe = observe
         self._on_queued = on_queued
+        self._push_due = False  # a push of the queued-row count is scheduled
         self._closed = False
         self._running: set[asyncio.Task] = set()
         self.inline_max_s = settings.inline_call_max_s
@@ -202,6 +205,12 @@ class Batcher:
 
     def _add_queued(self, rows: int) -> None:
         self._queued_rows += rows
+        if self._on_queued is not None and not self._push_due:
+            self._push_due = True
+            asyncio.get_running_loop().call_soon(self._push_queued)
+
+    def _push_queued(self) -> None:
+        self._push_due = False
         if self._on_queued is not None:
             self._on_queued(self._queued_rows)
 
@@ -269,7 +278,22 @@ class Batcher:
                 await asyncio.sleep(0)
                 if self._inline_ok(cost, rows):
                     return self._call_inline(fn, inputs, labels, rows, cost)
-            return await self._enqueue(key, fn, inputs, batched, labels, steps, rows, cost)
+            item, queued = self._enqueue(key, fn, inputs, batched, labels, steps, rows, cost)
+            if not queued:
+                return await self._run_alone(fn, inputs, labels, rows, cost, item)
+            # Awaited here rather than in a helper coroutine: a level of awaiting costs again
+            # when the batch's answer resumes the request.
+            loop = item.future.get_loop()
+            # A timer, not wait_for(shield(...)): one handle per request is far cheaper.
+            timer = loop.call_at(loop.time() + self.deadline_s, self._expire, item, self.deadline_s)
+            try:
+                return await item.future
+            except asyncio.CancelledError:  # the client went away: do not run it for nobody
+                if not item.taken:
+                    self._release(item)
+                raise
+            finally:
+                timer.cancel()
         finally:
             self._active -= 1
 
@@ -284,7 +308,7 @@ class Batcher:
             and time.perf_counter() >= self._quiet_from
         )
 
-    async def _enqueue(
+    def _enqueue(
         self,
         key: tuple,
         fn: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
@@ -294,7 +318,9 @@ class Batcher:
         steps: int,
         rows: int,
         cost: _Cost,
-    ) -> dict[str, np.ndarray]:
+    ) -> tuple[_Item, bool]:
+        """Count the request in its queue's load, and put it in its lane: (the item, whether
+        it was queued to merge; if not, nothing merges on its key and it runs alone)."""
         loop = asyncio.get_running_loop()
         merged = bool(batched) and self.max_batch_size > 1
         lane = self._lanes.get(key) if merged else None
@@ -311,30 +337,31 @@ class Batcher:
         load.items += 1
         self._add_queued(rows)
         if lane is None:
-            # Nothing to merge on: run alone, still off the loop and within the thread budget.
-            try:
-                try:
-                    await asyncio.wait_for(self._slots.acquire(), self.deadline_s)
-                except asyncio.TimeoutError:
-                    raise self._overloaded("no inference thread free before the deadline") from None
-                try:
-                    out = await self._call(fn, inputs, labels, rows, cost)
-                finally:
-                    self._slots.release()
-                return out
-            finally:
-                self._release(item)
+            return item, False
         lane.queue.put_nowait(item)
-        # A timer, not wait_for(shield(...)): one handle per request is far cheaper.
-        timer = loop.call_at(loop.time() + self.deadline_s, self._expire, item, self.deadline_s)
+        return item, True
+
+    async def _run_alone(
+        self,
+        fn: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+        inputs: dict[str, np.ndarray],
+        labels: tuple[str, str],
+        rows: int,
+        cost: _Cost,
+        item: _Item,
+    ) -> dict[str, np.ndarray]:
+        """An unmerged call: off the loop and within the thread budget, like a batch."""
         try:
-            return await item.future
-        except asyncio.CancelledError:  # the client went away: do not run it for nobody
-            if not item.taken:
-                self._release(item)
-            raise
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.deadline_s)
+            except asyncio.TimeoutError:
+                raise self._overloaded("no inference thread free before the deadline") from None
+            try:
+                return await self._call(fn, inputs, labels, rows, cost)
+            finally:
+                self._slots.release()
         finally:
-            timer.cancel()
+            self._release(item)
 
     def _expire(self, item: _Item, deadline_s: float) -> None:
         """The deadline passed: a request still queued is answered 503 now (a running one
@@ -522,6 +549,7 @@ class Batcher:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._executor.shutdown(wait=True)
+        self._push_queued()  # the count as it is left, whether or not a push was still due
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,9 @@ Pure ASGI (no ``BaseHTTPMiddleware``), so it adds little per request.
   body is inflated for it. Any other encoding is 415, also when the body is read.
 * The body limit checks ``Content-Length`` first and counts chunked bodies before the app
   runs, and applies again to the decompressed body (a zip bomb is a 413, never expanded).
+* A body without a ``Content-Encoding`` is also put in the scope as ``BODY``, which the
+  routes read (:func:`serving.routes.body.read_body`) instead of replaying it through
+  Starlette's body stream: the same bytes, without an async generator per request.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .metrics import Metrics
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access_log = logging.getLogger("serving.access")
+BODY = "serving.body"  # scope key: the request body as buffered here (identity encoding only)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Made ids: a random per-process prefix and a counter (unique without a syscall per request).
 _PREFIX = os.urandom(6).hex()
@@ -57,6 +61,14 @@ class _Reject(Exception):
 _DECODERS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
 
 
+def request_id_of(headers: dict[bytes, bytes]) -> str:
+    """The caller's ``X-Request-ID`` where it is safe to log and echo, else a new one."""
+    rid = headers.get(b"x-request-id", b"").decode("latin-1")
+    if rid and _SAFE_ID.match(rid):
+        return rid
+    return f"{_PREFIX}-{next(_COUNTER):08x}"
+
+
 class ServiceMiddleware:
     def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int):
         self.app = app
@@ -68,19 +80,15 @@ class ServiceMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")
-        if not _SAFE_ID.match(rid):
-            rid = f"{_PREFIX}-{next(_COUNTER):08x}"
+        rid = request_id_of(headers)
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
-        started_response = False
 
         async def send_wrapper(message: dict) -> None:
-            nonlocal status, started_response
+            nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                started_response = True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
@@ -98,20 +106,24 @@ class ServiceMiddleware:
                 scope, receive, _head(send_wrapper) if method == "HEAD" else send_wrapper
             )
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or ("static" if status < 400 else "unmatched")
-            elapsed = time.perf_counter() - started
-            self.metrics.observe_request(template, method, status, elapsed)
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    '%s "%s %s" %d %.1fms',
-                    _client(scope),
-                    method,
-                    scope["path"],
-                    status,
-                    elapsed * 1e3,
-                )
+            self.observe(scope, method, status, started)
             request_id.reset(token)
+
+    def observe(self, scope: dict, method: str, status: int, started: float) -> None:
+        """Count a finished request by its route's template (metrics), and log it."""
+        route = scope.get("route")
+        template = getattr(route, "path", None) or ("static" if status < 400 else "unmatched")
+        elapsed = time.perf_counter() - started
+        self.metrics.observe_request(template, method, status, elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                '%s "%s %s" %d %.1fms',
+                _client(scope),
+                method,
+                scope["path"],
+                status,
+                elapsed * 1e3,
+            )
 
     def _too_large(self, after: str = "") -> _Reject:
         return _Reject(
@@ -149,7 +161,9 @@ class ServiceMiddleware:
 
             return disconnected, scope
         body = b"".join(chunks)
-        if encoding not in ("", "identity"):
+        if encoding in ("", "identity"):
+            scope[BODY] = body
+        else:
             kept = [
                 (k, v)
                 for k, v in scope["headers"]

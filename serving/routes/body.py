@@ -20,8 +20,16 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ApiError, bad_request
+from ..middleware import BODY
 
 M = TypeVar("M", bound=BaseModel)
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body: as ``ServiceMiddleware`` buffered it when it came unencoded, else
+    read (and decoded, after the route's API-key check) through ``request.body()``."""
+    body = request.scope.get(BODY)
+    return body if body is not None else await request.body()
 
 
 def parse_json(body: bytes) -> Any:
@@ -59,7 +67,7 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
     """A dependency that parses the body as JSON into ``model`` (422 naming the field)."""
 
     async def parse(request: Request) -> M:
-        data = parse_json(await request.body())
+        data = parse_json(await read_body(request))
         if not isinstance(data, dict):
             raise ApiError(
                 422,

@@ -34,7 +34,7 @@ from ..registry import ModelVersion
 from ..schemas import ERROR_RESPONSES
 from ..service import Service, ServiceDep
 from ..signatures import Signature, to_array
-from .body import parse_json
+from .body import parse_json, read_body
 
 router = APIRouter(tags=["TensorFlow Serving REST API"], dependencies=[Depends(require_api_key)])
 
@@ -121,7 +121,7 @@ async def version_metadata(name: str, version: int, service: ServiceDep) -> JSON
     summary="Predict (newest version)",
 )
 async def predict(name: str, request: Request, service: ServiceDep) -> JSONBody:
-    return await _predict(service, name, None, await request.body())
+    return await _predict(service, name, None, await read_body(request))
 
 
 @router.post(
@@ -133,7 +133,7 @@ async def predict(name: str, request: Request, service: ServiceDep) -> JSONBody:
 async def predict_version(
     name: str, version: int, request: Request, service: ServiceDep
 ) -> JSONBody:
-    return await _predict(service, name, version, await request.body())
+    return await _predict(service, name, version, await read_body(request))
 
 
 def _is_named(value: Any) -> bool:

@@ -31,7 +31,7 @@ from ..registry import ModelVersion
 from ..schemas import ERROR_RESPONSE, ERROR_RESPONSES
 from ..service import Service, ServiceDep
 from ..signatures import DTYPES, V2_TO_DTYPE, Signature, TensorInfo, to_array
-from .body import parse_json
+from .body import parse_json, read_body
 
 health = APIRouter(tags=["Open Inference Protocol v2"])
 router = APIRouter(tags=["Open Inference Protocol v2"], dependencies=[Depends(require_api_key)])
@@ -298,7 +298,7 @@ def _input_array(
 
 
 async def _infer(service: Service, name: str, version: int | None, request: Request) -> Response:
-    payload, binary = _split_body(request, await request.body())
+    payload, binary = _split_body(request, await read_body(request))
     if (
         not isinstance(payload, dict)
         or not isinstance(payload.get("inputs"), list)
@@ -407,7 +407,7 @@ _REPOSITORY_STATE = {
 async def repository_index(request: Request, service: ServiceDep) -> JSONBody:
     """Triton's index: ``[{"name", "version", "state", "reason"}]``; body ``{"ready": true}``
     (optional) keeps only the versions ready to serve."""
-    body = await request.body()
+    body = await read_body(request)
     options = parse_json(body) if body.strip() else {}
     if not isinstance(options, dict) or not isinstance(options.get("ready", False), bool):
         raise bad_request('The index request is an optional object `{"ready": true|false}`.')

@@ -1,6 +1,9 @@
 """serving/fastpath.py: the prediction POSTs served without FastAPI's per-request routing
 answer exactly what FastAPI's own path answers (status, headers, body), for good and bad
-requests, with and without the API key, and they are counted in /metrics."""
+requests, with and without the API key, and they are counted in /metrics. They are served
+either in front of the whole middleware stack (the lane, by default) or from inside it
+(`FastRoutes`, where CORS answers a browser's request or FastAPI's instrumentation is on):
+both ways are compared with FastAPI's."""
 
 from __future__ import annotations
 
@@ -10,11 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from starlette.responses import Response
 
 from tests.serving.helpers import wait_ready
 
 KEY = "s3cret-key"
+ORIGIN = "https://app.example"
 SERIES = [101.0, 102.5, 103.0, 104.25]
 
 # (method, path, body: dict | bytes | None, extra headers)
@@ -120,15 +126,50 @@ def clients(model_dir: Path):
         )
         return create_app(settings, fast_routes=fast)
 
+    cors = {"cors_origins": [ORIGIN]}
     with (
         TestClient(app(True), raise_server_exceptions=False) as fast,
         TestClient(app(False), raise_server_exceptions=False) as plain,
         TestClient(app(True, api_key=KEY), raise_server_exceptions=False) as fast_key,
         TestClient(app(False, api_key=KEY), raise_server_exceptions=False) as plain_key,
+        TestClient(app(True, **cors), raise_server_exceptions=False) as fast_cors,
+        TestClient(app(False, **cors), raise_server_exceptions=False) as plain_cors,
+        TestClient(app(True, telemetry="on"), raise_server_exceptions=False) as fast_otel,
     ):
-        for c in (fast, plain, fast_key, plain_key):
+        clients = {
+            "fast": fast,
+            "plain": plain,
+            "fast_key": fast_key,
+            "plain_key": plain_key,
+            "fast_cors": fast_cors,
+            "plain_cors": plain_cors,
+            "fast_otel": fast_otel,
+        }
+        for c in clients.values():
             wait_ready(c)
-        yield {"fast": fast, "plain": plain, "fast_key": fast_key, "plain_key": plain_key}
+        yield clients
+
+
+@pytest.fixture
+def ways(monkeypatch) -> list[str]:
+    """How each planned request was served: "lane" (in front of the middleware stack, which
+    then also records "route"), or "route" alone (FastRoutes, inside the stack)."""
+    import serving.fastpath as fastpath
+
+    seen: list[str] = []
+    serve, route_scope = fastpath.FastLane.serve, fastpath._route_scope
+
+    async def lane(self, *args, **kwargs):
+        seen.append("lane")
+        return await serve(self, *args, **kwargs)
+
+    def routed(*args, **kwargs):
+        seen.append("route")
+        return route_scope(*args, **kwargs)
+
+    monkeypatch.setattr(fastpath.FastLane, "serve", lane)
+    monkeypatch.setattr(fastpath, "_route_scope", routed)
+    return seen
 
 
 @pytest.fixture
@@ -152,6 +193,80 @@ def test_fast_path_answers_exactly_as_fastapi(clients, method, path, body, heade
     fast = _send(clients["fast"], method, path, body, headers)
     plain = _send(clients["plain"], method, path, body, headers)
     assert _comparable(fast) == _comparable(plain)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers"), REQUESTS)
+def test_fast_path_inside_the_stack_answers_exactly_as_fastapi(
+    clients, method, path, body, headers
+):
+    """A browser's request where CORS is on, and any request with FastAPI's instrumentation
+    on, is served by FastRoutes inside the middleware stack: the same answers."""
+    browser = {**headers, "origin": ORIGIN}
+    cors = _send(clients["fast_cors"], method, path, body, browser)
+    assert _comparable(cors) == _comparable(
+        _send(clients["plain_cors"], method, path, body, browser)
+    )
+    assert cors.headers.get("access-control-allow-origin") == ORIGIN
+    otel = _send(clients["fast_otel"], method, path, body, headers)
+    assert _comparable(otel) == _comparable(_send(clients["plain"], method, path, body, headers))
+
+
+def test_each_planned_request_goes_the_way_that_answers_it_exactly(clients, ways):
+    body = {"instances": [SERIES]}
+    cases = [
+        ("fast", {}, ["lane", "route"]),
+        ("fast_cors", {}, ["lane", "route"]),  # no Origin: CORS adds nothing
+        ("fast_cors", {"origin": ORIGIN}, ["route"]),  # CORS's headers: inside the stack
+        ("fast_otel", {}, ["route"]),  # FastAPI's instrumentation sees the request
+        ("plain", {}, []),  # FastAPI's own routing
+    ]
+    for name, headers, way in cases:
+        ways.clear()
+        r = clients[name].post("/v1/models/stock:predict", json=body, headers=headers)
+        assert r.status_code == 200, (name, r.text)
+        assert ways == way, (name, headers, ways)
+    ways.clear()
+    assert clients["fast"].get("/v1/models/stock").status_code == 200  # not a planned route
+    assert ways == []
+
+
+def test_an_unexpected_error_is_answered_and_counted_as_the_stack_does(
+    clients, monkeypatch, caplog
+):
+    """An exception no handler takes: the app's 500 answer (ServerErrorMiddleware's), the
+    request counted as a 500, the error logged; the same in front of the stack and in it."""
+    from serving.service import Service
+
+    async def broken(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Service, "predict", broken)
+    body = {"text": "to be ", "max_tokens": 4, "seed": 1}
+
+    def count(client) -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith("serving_requests_total{") and all(
+                x in line for x in ('route="/v1/text/generate"', 'status="500"')
+            ):
+                return float(line.split()[-1])
+        return 0.0
+
+    answers = {}
+    for name in ("fast", "fast_cors", "plain"):
+        client = clients[name]
+        before = count(client)
+        caplog.clear()
+        answers[name] = client.post("/v1/text/generate", json=body)
+        assert answers[name].status_code == 500
+        assert answers[name].json() == {"error": "Internal error; see the server log."}
+        assert count(client) == before + 1, name
+        assert any(
+            "unexpected error on POST /v1/text/generate" in r.message for r in caplog.records
+        )
+    assert _comparable(answers["fast"]) == _comparable(answers["plain"])
+    assert _comparable(answers["fast_cors"]) == _comparable(answers["plain"])
+    # As from the stack, whose ServerErrorMiddleware is outside ServiceMiddleware.
+    assert "x-request-id" not in answers["fast"].headers
 
 
 def test_fast_path_answers_binary_and_gzip_bodies_exactly_as_fastapi(clients):
@@ -245,6 +360,32 @@ def test_metrics_count_fast_path_requests_by_route_template(clients):
         before = count(template, status)
         assert fast.post(path, json=body).status_code == int(status)
         assert count(template, status) == before + 1
+
+
+def test_a_fixed_path_is_looked_up_unless_an_earlier_route_also_matches_it():
+    """FastAPI answers with the first route that matches: a fixed path that an earlier
+    route's pattern also matches is served by that earlier route, here too."""
+    from serving.fastpath import _Plans, fast_routes
+
+    app = FastAPI()
+
+    @app.post("/x/{name}")
+    async def named(name: str, request: Request) -> Response:
+        return Response(name)
+
+    @app.post("/x/y")
+    async def fixed(request: Request) -> Response:
+        return Response("fixed")
+
+    @app.post("/z")
+    async def other(request: Request) -> Response:
+        return Response("z")
+
+    plans = _Plans(lambda a: fast_routes(a, [named, fixed, other]))
+    assert plans.match(app, "/x/y")[0].route.endpoint is named
+    assert plans.match(app, "/x/q")[:2] == (plans.match(app, "/x/y")[0], {"name": "q"})
+    assert plans.match(app, "/z")[0].route.endpoint is other
+    assert plans.match(app, "/nowhere") is None
 
 
 def test_openapi_still_lists_the_fast_routes(clients):

@@ -246,23 +246,32 @@ def test_worker_files_merge_and_dead_workers_leave_the_live_gauges(tmp_path: Pat
     assert _samples(after_exit, "serving_model_version_state") == {}
 
 
-def test_batcher_reports_every_change_of_the_queue():
+def test_batcher_pushes_the_queue_once_per_loop_turn():
     """The queue gauge is pushed by the batcher (a scrape-time callback cannot see other
-    workers): it rises with queued rows and is back at 0 when all are answered."""
+    workers): once per turn of the event loop in which the count changed, so it rises with
+    queued rows and is back at 0 when all are answered, without a push per change."""
     from tests.serving.test_serving_batching import SlowDouble
 
-    async def main() -> list[int]:
+    async def main() -> tuple[list[int], list[int]]:
         seen: list[int] = []
         batcher = Batcher(Settings(max_batch_size=2, num_batch_threads=1), on_queued=seen.append)
         x = {"x": np.ones((1, 1)), "s": np.array(1.0)}
-        await asyncio.gather(*(batcher.run(("k",), SlowDouble(0.01), x, ["x"]) for _ in range(6)))
+        calls = [batcher.run(("k",), SlowDouble(0.01), x, ["x"]) for _ in range(6)]
+        waiting = asyncio.gather(*calls)
+        await asyncio.sleep(0)  # a turn: all six admitted
+        await asyncio.sleep(0)  # the next: their one push
+        after_turn = list(seen)
+        await waiting
+        await asyncio.sleep(0)
         await batcher.run(("alone",), SlowDouble(0.0), x, [])  # the unmerged path
         await batcher.close()
-        return seen
+        return after_turn, seen
 
-    seen = asyncio.run(main())
-    assert seen[:6] == [1, 2, 3, 4, 5, 6], seen
-    assert seen[-3:] == [0, 1, 0], seen  # drained, then the unmerged call
+    after_turn, seen = asyncio.run(main())
+    assert after_turn == [6], seen  # six changes in one turn: one push, of the total
+    assert max(seen) == 6 and seen[-1] == 0, seen
+    assert 0 in seen[1:-1], seen  # drained before the unmerged call, pushed at close
+    assert len(seen) < 2 * 7, seen  # fewer pushes than changes (7 requests, 14 changes)
 
 
 @pytest.fixture
