@@ -692,8 +692,9 @@ Reading: at c=1 every server pays the same signature call (0.55-0.85 ms at a bat
 here) and the difference is what each spends around it; at c=64 batching decides (one call
 per 30-60 requests), and then the cost per request is HTTP, JSON, validation and routing.
 Ours serves the prediction POSTs through serving/fastpath.py, which runs each route's own
-dependencies and endpoint without FastAPI's per-request routing and dependency solving (see
-docs/serving.md), and when it handles one request at a time it runs the call on the event
+dependencies and endpoint without FastAPI's per-request routing and dependency solving, in
+one coroutine in front of the middleware stack that does the stack's work for such a request
+(docs/serving.md), and when it handles one request at a time it runs the call on the event
 loop instead of a worker thread (`SERVING_INLINE_CALL_MAX_MS`), which is what c=1 measures;
 after warm-up it calls each signature through TensorFlow's flat entry, without the keyword
 binding of the public call (docs/serving.md, "The signature call itself"). Text at c=16:
