@@ -53,7 +53,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .middleware import ServiceMiddleware, _Reject, request_id, request_id_of
+from .middleware import Answer, ServiceMiddleware, _Reject, request_id, request_id_of
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
@@ -320,7 +320,7 @@ class FastLane:
         rid = request_id_of(headers)
         token = request_id.set(rid)
         started = time.perf_counter()
-        state = _Answer(send, (b"x-request-id", rid.encode()))
+        state = Answer(send, rid)
         outer = scope  # what ServerErrorMiddleware sees: the scope as the server sent it
         # One coroutine for the stack's layers, not one per layer: each level of awaiting
         # costs on the way in and again when the batch's answer resumes the request (1.5-3%
@@ -341,7 +341,7 @@ class FastLane:
                     await _handled(exc, request, scope, body, state.send)
                     return
                 if type(response).__call__ is Response.__call__ and response.background is None:
-                    # What Response.__call__ sends (through ServiceMiddleware's send_wrapper).
+                    # What Response.__call__ sends (through ServiceMiddleware's Answer).
                     await state.send(
                         {
                             "type": "http.response.start",
@@ -362,23 +362,3 @@ class FastLane:
             await ServerErrorMiddleware(_raising(exc), self.error_handler, self.debug)(
                 outer, receive, send
             )
-
-
-class _Answer:
-    """The response's progress as ``ServiceMiddleware`` (its status, with the request id
-    header) and ``ServerErrorMiddleware`` (whether it has started) see it."""
-
-    __slots__ = ("header", "raw", "started", "status")
-
-    def __init__(self, send: Any, header: tuple[bytes, bytes]):
-        self.raw = send
-        self.header = header
-        self.status = 500
-        self.started = False
-
-    async def send(self, message: dict) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.started = True
-            message["headers"] = [*message.get("headers", []), self.header]
-        await self.raw(message)

@@ -69,6 +69,26 @@ def request_id_of(headers: dict[bytes, bytes]) -> str:
     return f"{_PREFIX}-{next(_COUNTER):08x}"
 
 
+class Answer:
+    """The response as it goes out: its ``send`` appends the ``X-Request-ID`` header and
+    records the status (500 until a response starts) and whether it has started."""
+
+    __slots__ = ("header", "raw", "started", "status")
+
+    def __init__(self, send: Any, rid: str):
+        self.raw = send
+        self.header = (b"x-request-id", rid.encode())
+        self.status = 500
+        self.started = False
+
+    async def send(self, message: dict) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.started = True
+            message["headers"] = [*message.get("headers", []), self.header]
+        await self.raw(message)
+
+
 class ServiceMiddleware:
     def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int):
         self.app = app
@@ -83,15 +103,7 @@ class ServiceMiddleware:
         rid = request_id_of(headers)
         token = request_id.set(rid)
         started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
-            await send(message)
-
+        answer = Answer(send, rid)
         method = scope["method"]
         if method == "HEAD":
             scope = {**scope, "method": "GET"}
@@ -100,13 +112,11 @@ class ServiceMiddleware:
                 try:
                     receive, scope = await self._buffer_body(scope, headers, receive)
                 except _Reject as reject:
-                    await self._reject(send_wrapper, reject)
+                    await self._reject(answer.send, reject)
                     return
-            await self.app(
-                scope, receive, _head(send_wrapper) if method == "HEAD" else send_wrapper
-            )
+            await self.app(scope, receive, _head(answer.send) if method == "HEAD" else answer.send)
         finally:
-            self.observe(scope, method, status, started)
+            self.observe(scope, method, answer.status, started)
             request_id.reset(token)
 
     def observe(self, scope: dict, method: str, status: int, started: float) -> None:
