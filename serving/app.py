@@ -25,7 +25,8 @@ from .encoding import JSONBody
 from .entry import ServiceApp
 from .fastpath import FastRoutes
 from .fastpath import fast_routes as find_routes
-from .middleware import RequestIdFilter, ServiceMiddleware
+from .middleware import ServiceMiddleware
+from .requestid import RequestIdFilter
 from .routes import ops, tasks, tfserving, v2
 from .service import Service
 from .settings import Settings

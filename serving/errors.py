@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import exceptions as core
 from .encoding import JSONBody
+from .requestid import current_request_id
 
 log = logging.getLogger("serving")
 
@@ -113,4 +114,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONBody:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "Internal error; see the server log.")
+        # Answered from outside ServiceMiddleware, which adds the header to every other answer.
+        rid = current_request_id()
+        return error_response(
+            500, "Internal error; see the server log.", {"X-Request-ID": rid} if rid else None
+        )

@@ -53,7 +53,8 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .middleware import Answer, ServiceMiddleware, _Reject, request_id, request_id_of
+from .middleware import Answer, ServiceMiddleware, _Reject
+from .requestid import request_id, request_id_of
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
@@ -325,6 +326,7 @@ class FastLane:
         # One coroutine for the stack's layers, not one per layer: each level of awaiting
         # costs on the way in and again when the batch's answer resumes the request (1.5-3%
         # of a prediction's instructions a level here).
+        failed = False
         try:
             try:
                 # ServiceMiddleware's part after the request id, then FastRoutes's.
@@ -352,9 +354,13 @@ class FastLane:
                     await send({"type": "http.response.body", "body": response.body})
                 else:
                     await response(scope, body, state.send)
+            except BaseException:
+                failed = True  # the id stays set for the 500 answer and the traceback
+                raise
             finally:
                 service.observe(scope, "POST", state.status, started)
-                request_id.reset(token)
+                if not failed:
+                    request_id.reset(token)
         except Exception as exc:
             if state.started:
                 raise

@@ -18,11 +18,7 @@ Pure ASGI (no ``BaseHTTPMiddleware``), so it adds little per request.
 
 from __future__ import annotations
 
-import contextvars
-import itertools
 import logging
-import os
-import re
 import time
 import zlib
 from typing import Any
@@ -30,22 +26,10 @@ from typing import Any
 from .encoding import dumps
 from .errors import ApiError
 from .metrics import Metrics
+from .requestid import request_id, request_id_of
 
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access_log = logging.getLogger("serving.access")
 BODY = "serving.body"  # scope key: the request body as buffered here (identity encoding only)
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Made ids: a random per-process prefix and a counter (unique without a syscall per request).
-_PREFIX = os.urandom(6).hex()
-_COUNTER = itertools.count(1)
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds ``%(request_id)s`` to every log record (``-`` outside a request)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
-        return True
 
 
 class _Reject(Exception):
@@ -59,14 +43,6 @@ class _Reject(Exception):
 
 # Content-Encoding -> zlib wbits: gzip framing, or the zlib framing HTTP calls "deflate".
 _DECODERS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
-
-
-def request_id_of(headers: dict[bytes, bytes]) -> str:
-    """The caller's ``X-Request-ID`` where it is safe to log and echo, else a new one."""
-    rid = headers.get(b"x-request-id", b"").decode("latin-1")
-    if rid and _SAFE_ID.match(rid):
-        return rid
-    return f"{_PREFIX}-{next(_COUNTER):08x}"
 
 
 class Answer:
@@ -107,6 +83,7 @@ class ServiceMiddleware:
         method = scope["method"]
         if method == "HEAD":
             scope = {**scope, "method": "GET"}
+        failed = False
         try:
             if method in {"POST", "PUT", "PATCH"}:
                 try:
@@ -115,9 +92,13 @@ class ServiceMiddleware:
                     await self._reject(answer.send, reject)
                     return
             await self.app(scope, receive, _head(answer.send) if method == "HEAD" else answer.send)
+        except BaseException:
+            failed = True  # the id stays set for the 500 answer and the traceback
+            raise
         finally:
             self.observe(scope, method, answer.status, started)
-            request_id.reset(token)
+            if not failed:
+                request_id.reset(token)
 
     def observe(self, scope: dict, method: str, status: int, started: float) -> None:
         """Count a finished request by its route's template (metrics), and log it."""

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 
+from serving.requestid import RequestIdFilter
 from tests.serving.helpers import wait_ready
 
 KEY = "s3cret-key"
@@ -252,21 +253,26 @@ def test_an_unexpected_error_is_answered_and_counted_as_the_stack_does(
         return 0.0
 
     answers = {}
+    caplog.handler.addFilter(RequestIdFilter())  # as the service's log handlers have
     for name in ("fast", "fast_cors", "plain"):
         client = clients[name]
         before = count(client)
         caplog.clear()
-        answers[name] = client.post("/v1/text/generate", json=body)
+        rid = f"broken-{name}"
+        answers[name] = client.post("/v1/text/generate", json=body, headers={"X-Request-ID": rid})
         assert answers[name].status_code == 500
         assert answers[name].json() == {"error": "Internal error; see the server log."}
         assert count(client) == before + 1, name
-        assert any(
-            "unexpected error on POST /v1/text/generate" in r.message for r in caplog.records
-        )
+        logged = [
+            r for r in caplog.records if "unexpected error on POST /v1/text/generate" in r.message
+        ]
+        # The one request an operator most needs to find: its id in the log and the answer.
+        assert [r.request_id for r in logged] == [rid], name
+        assert answers[name].headers["x-request-id"] == rid, name
+        made = client.post("/v1/text/generate", json=body)  # an id the service made
+        assert made.status_code == 500 and made.headers["x-request-id"] != "-"
     assert _comparable(answers["fast"]) == _comparable(answers["plain"])
     assert _comparable(answers["fast_cors"]) == _comparable(answers["plain"])
-    # As from the stack, whose ServerErrorMiddleware is outside ServiceMiddleware.
-    assert "x-request-id" not in answers["fast"].headers
 
 
 def test_fast_path_answers_binary_and_gzip_bodies_exactly_as_fastapi(clients):
