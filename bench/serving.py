@@ -182,8 +182,8 @@ class TextLimit:
     The limit is tokens over the whole time of the calls, as the service's figure is requests
     over the whole time of the load: the slow calls count in both. Tokens per median call
     (what this limit was before 2026-12-06) are kept beside it in ``by_median_call``; they
-    read 5-15% higher here, because a call's time has a tail (a median of 2.4 ms, a mean of
-    2.5-2.8 ms), which the service pays too.
+    read up to 15% higher here (in 7 of 8 measurements that day), because a call's time has
+    a tail, which the service pays too.
     """
 
     def __init__(self, model_dir: Path):

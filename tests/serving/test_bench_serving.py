@@ -39,7 +39,7 @@ def test_process_tree_and_cpu_time_of_this_process():
 
 def test_back_to_back_counts_the_slow_calls_in_the_rate(monkeypatch):
     """The in-process limit is calls over the whole time, as the service's requests/s is:
-    one call in four taking 7x the others halves the rate but leaves the median alone."""
+    one call in four taking 7x the others cuts the rate 2.5-fold but leaves the median."""
     clock = [0.0]
     monkeypatch.setattr(bench.serving.time, "perf_counter", lambda: clock[0])
     durations = iter([1.0] * 10 + [1.0, 1.0, 1.0, 7.0] * 25)
