@@ -714,7 +714,8 @@ one coroutine in front of the middleware stack that does the stack's work for su
 (docs/serving.md), and when it handles one request at a time it runs the call on the event
 loop instead of a worker thread (`SERVING_INLINE_CALL_MAX_MS`), which is what c=1 measures;
 after warm-up it calls each signature through TensorFlow's flat entry, without the keyword
-binding of the public call (docs/serving.md, "The signature call itself"). Text at c=16:
+binding of the public call (docs/serving.md, "The signature call itself"); and uvicorn runs
+with serving/protocol.py, which writes each response's head and body in one write. Text at c=16:
 one generation call costs about the same at 1 to 16 rows, so the server gains by merging all
 16 clients into one call (a batch of a slow queue waits up to its mean call time to fill)
 and then alternates between that call and 16 requests' HTTP work; the in-process figure has

@@ -232,6 +232,16 @@ def run(args: argparse.Namespace) -> int:
         return _serve()
 
 
+def _http_protocol() -> Any:
+    """serving.protocol's (uvicorn's httptools protocol, each response's head written with its
+    body), or uvicorn's own choice where httptools is not installed."""
+    try:
+        from .protocol import HttpProtocol
+    except ImportError:
+        return "auto"
+    return HttpProtocol
+
+
 def _serve() -> int:
     import sys
 
@@ -278,6 +288,7 @@ def _serve() -> int:
     with _private_metrics_dir() if private else contextlib.nullcontext():
         uvicorn.run(
             "serving.app:app",
+            http=_http_protocol(),
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
